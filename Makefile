@@ -1,0 +1,43 @@
+# Two commands from a fresh clone with nothing but Python 3.11+:
+#   make demo   set up, then run the main job on embedded defaults (no server, no internet)
+#   make test   set up, then run the test suite
+# `make ui` serves the Dagster UI on http://127.0.0.1:3000.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export ZVT_HOME ?= $(CURDIR)/.zvt
+export DAGSTER_HOME ?= $(ZVT_HOME)/dagster
+
+.PHONY: setup demo test lint ui bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
+	touch $@
+
+setup: $(VENV)/.synced
+	mkdir -p "$(DAGSTER_HOME)"
+
+demo: setup
+	$(VENV)/bin/zvt demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+ui: setup
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: setup
+	$(VENV)/bin/python benchmarks/ingest_throughput.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(ZVT_HOME)

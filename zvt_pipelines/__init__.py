@@ -1,0 +1,1 @@
+"""zvt-pipelines: the trading core (never imports dagster)."""

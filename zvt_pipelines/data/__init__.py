@@ -1,0 +1,1 @@
+"""Market data: the candle frame schema, file sources, resampling and quality rules."""

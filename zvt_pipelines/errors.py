@@ -1,0 +1,55 @@
+"""Typed errors of the trading core: each names the offending field and value."""
+
+
+class ZvtError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class ConfigError(ZvtError, ValueError):
+    """A configuration value is missing or invalid."""
+
+
+class DataError(ZvtError, ValueError):
+    """Market data is malformed (bad file, wrong columns, corrupt values)."""
+
+
+class StorageError(ZvtError):
+    """The trading database rejected or could not complete an operation."""
+
+
+class VenueError(ZvtError):
+    """Base class of errors raised while talking to a venue."""
+
+
+class UnknownSymbol(VenueError, KeyError):
+    """The venue does not list the requested market."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class BadTimeframe(VenueError, ValueError):
+    """The timeframe is malformed or not offered by the venue."""
+
+
+class AuthenticationFailed(VenueError):
+    """The venue refused the API credentials."""
+
+
+class VenueUnavailable(VenueError):
+    """Network error, timeout, rate limit or server error that outlived the retries."""
+
+
+class InsufficientFunds(VenueError):
+    """The account balance does not cover the order."""
+
+
+class InvalidOrder(VenueError, ValueError):
+    """The venue (or pre-trade validation) rejected the order's parameters."""
+
+
+class OrderNotFound(VenueError, KeyError):
+    """The venue does not know the order id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
