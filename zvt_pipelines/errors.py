@@ -53,3 +53,23 @@ class OrderNotFound(VenueError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+# --- portfolio: currency conversion, risk inputs and risk state --------------------------
+
+
+class NoConversionPath(ZvtError, LookupError):
+    """No chain of market quotes links two currencies."""
+
+    def __init__(self, from_ccy: str, to_ccy: str) -> None:
+        super().__init__(f"no conversion path from {from_ccy!r} to {to_ccy!r} in the quotes given")
+        self.from_ccy = from_ccy
+        self.to_ccy = to_ccy
+
+
+class RiskInputError(ZvtError, ValueError):
+    """Inputs to a risk or attribution computation are inconsistent (shapes, sums, values)."""
+
+
+class IllegalRiskTransition(ZvtError):
+    """The trading state cannot move between the two named states."""

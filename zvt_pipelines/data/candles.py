@@ -34,9 +34,13 @@ def candles_from_ohlcv(rows: Sequence[Sequence[float]]) -> pd.DataFrame:
         return empty_candles()
     array = np.asarray(rows, dtype="float64")
     if array.ndim != 2 or array.shape[1] != 6:
-        raise DataError(f"ohlcv rows: expected 6 columns [ms, o, h, l, c, v], got shape {array.shape}")
+        raise DataError(
+            f"ohlcv rows: expected 6 columns [ms, o, h, l, c, v], got shape {array.shape}"
+        )
     frame = pd.DataFrame(array[:, 1:], columns=list(CANDLE_COLUMNS[1:]))
-    frame.insert(0, "ts", pd.to_datetime(array[:, 0].astype("int64"), unit="ms", utc=True).astype(TS_DTYPE))
+    frame.insert(
+        0, "ts", pd.to_datetime(array[:, 0].astype("int64"), unit="ms", utc=True).astype(TS_DTYPE)
+    )
     return frame
 
 

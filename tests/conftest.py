@@ -1,0 +1,44 @@
+"""Shared fixtures: the real market data folder and the PostgreSQL server URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("ZVT_SHARED_DATA", REPO.parent / "shared" / "data"))
+PG_URL = os.environ.get("ZVT_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real exchange data (`ZVT_SHARED_DATA`, default `../shared/data`)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real market data not found at {SHARED_DATA}; set ZVT_SHARED_DATA")
+    return SHARED_DATA
+
+
+def postgres_answers(url: str = PG_URL) -> bool:
+    """True when a PostgreSQL server answers at `url`."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no server here"
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of a reachable PostgreSQL server; in CI its absence is a failure, not a skip."""
+    if postgres_answers():
+        return PG_URL
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have PostgreSQL at {PG_URL} (set ZVT_TEST_PG_URL)")
+    pytest.skip(f"no PostgreSQL server answers at {PG_URL} (set ZVT_TEST_PG_URL to run these tests)")

@@ -1,0 +1,1 @@
+"""The trading database: SQLAlchemy models, Alembic migrations and repositories."""
