@@ -16,8 +16,8 @@ from zvt_pipelines.model.timeframe import timeframe_ms
 
 
 @runtime_checkable
-class Venue(Protocol):
-    """What every venue offers, named after ccxt's unified methods."""
+class CandleSource(Protocol):
+    """The least a source of candles offers (a venue, or a folder of candle files)."""
 
     id: str
 
@@ -26,6 +26,11 @@ class Venue(Protocol):
     def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int | None = None
     ) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class Venue(CandleSource, Protocol):
+    """What every venue offers, named after ccxt's unified methods."""
 
     def fetch_order_book(self, symbol: str, limit: int | None = None) -> dict[str, Any]: ...
 
@@ -57,7 +62,7 @@ class Venue(Protocol):
 
 
 def download_ohlcv(
-    venue: Venue,
+    venue: CandleSource,
     symbol: str,
     timeframe: str,
     start: pd.Timestamp,

@@ -1,0 +1,1 @@
+"""Dagster assets: thin definitions over core functions, grouped by domain."""

@@ -1,0 +1,1 @@
+"""Dagster resources: thin ConfigurableResources that build core services from config."""

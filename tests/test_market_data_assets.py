@@ -1,0 +1,126 @@
+"""The market-data assets through Dagster: real candle files in, checked candles in the database."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import yaml
+
+from assets.partitions import partition_key
+from definitions import build_definitions
+from zvt_pipelines.data.candles import read_candle_file, slice_candles
+from zvt_pipelines.settings import Settings
+from zvt_pipelines.storage.database import Database
+from zvt_pipelines.storage.market_data import count_candles, load_candles
+
+DAY = "2025-06-10"
+
+
+def write_markets(folder: Path, data_folder: Path, instruments: list[str]) -> Path:
+    path = folder / "markets.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "start_date": "2025-06-02",
+                "timeframe": "1m",
+                "venues": {"binance": {"kind": "file", "folder": str(data_folder)}},
+                "instruments": instruments,
+            }
+        )
+    )
+    return path
+
+
+def settings_for(tmp_path: Path, markets: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/zvt.db", markets_path=markets
+    )
+
+
+def run_partition(
+    defs: dg.Definitions, instance: dg.DagsterInstance, instrument: str
+) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def("market_data")
+    return job.execute_in_process(
+        partition_key=partition_key(DAY, instrument), instance=instance, raise_on_error=False
+    )
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {
+        event.event_specific_data.asset_key.to_user_string(): event.event_specific_data.passed
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def test_definitions_load_with_partitioned_graph(tmp_path, shared_data):
+    defs = build_definitions(
+        settings_for(tmp_path, write_markets(tmp_path, shared_data, ["binance:BTC/USDT"]))
+    )
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"ohlcv_1m", "ohlcv_1h", "ohlcv_1d"}
+    partitions = graph.get(dg.AssetKey("ohlcv_1m")).partitions_def
+    assert isinstance(partitions, dg.MultiPartitionsDefinition)
+    assert partition_key(DAY, "binance:BTC/USDT") in partitions.get_partition_keys()
+    assert len(defs.resolve_asset_graph().asset_check_keys) == 3
+
+
+def test_real_day_is_stored_checked_resampled_and_idempotent(tmp_path, shared_data):
+    settings = settings_for(tmp_path, write_markets(tmp_path, shared_data, ["binance:BTC/USDT"]))
+    defs = build_definitions(settings)
+    source = read_candle_file(shared_data / "binance_BTC-USDT_1m.csv.gz")
+    day = slice_candles(
+        source, pd.Timestamp(DAY, tz="UTC"), pd.Timestamp(DAY, tz="UTC") + pd.Timedelta(days=1)
+    )
+    db = Database(settings.database_url)
+    with dg.instance_for_test() as instance:
+        for _ in range(2):  # the second run re-materialises the same partition
+            result = run_partition(defs, instance, "binance:BTC/USDT")
+            assert result.success
+            assert check_evaluations(result) == {
+                "ohlcv_1m": True,
+                "ohlcv_1h": True,
+                "ohlcv_1d": True,
+            }
+            assert count_candles(db, timeframe="1m") == 1440
+            assert count_candles(db, timeframe="1h") == 24
+            assert count_candles(db, timeframe="1d") == 1
+        materialization = instance.get_latest_materialization_event(
+            dg.AssetKey("ohlcv_1m")
+        ).asset_materialization
+    pd.testing.assert_frame_equal(load_candles(db, "binance", "BTC/USDT", "1m"), day)
+    daily = load_candles(db, "binance", "BTC/USDT", "1d").iloc[0]
+    # the day's candle, computed independently from the raw rows
+    assert daily["open"] == day["open"].iloc[0] and daily["close"] == day["close"].iloc[-1]
+    assert daily["high"] == day["high"].max() and daily["low"] == day["low"].min()
+    assert daily["volume"] == pytest.approx(day["volume"].sum(), rel=1e-12)
+    assert materialization.metadata["dagster/row_count"].value == 1440
+    assert materialization.metadata["missing_candles"].value == 0
+    assert "data:image/png;base64," in materialization.metadata["chart"].value
+
+
+def test_corrupt_candles_fail_the_blocking_check_and_stop_downstream(tmp_path, shared_data):
+    source = read_candle_file(shared_data / "binance_BTC-USDT_1m.csv.gz")
+    start = pd.Timestamp(DAY, tz="UTC")
+    day = slice_candles(source, start, start + pd.Timedelta(days=1))
+    day.loc[100, "high"] = day.loc[100, "low"] - 1.0  # high below low
+    raw = day.assign(timestamp=day["ts"].astype("int64") // 1000)[
+        ["timestamp", "open", "high", "low", "close", "volume"]
+    ]
+    data = tmp_path / "data"
+    data.mkdir()
+    with gzip.open(data / "binance_BTC-USDT_1m.csv.gz", "wt") as handle:
+        raw.to_csv(handle, index=False)
+    settings = settings_for(tmp_path, write_markets(tmp_path, data, ["binance:BTC/USDT"]))
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = run_partition(defs, instance, "binance:BTC/USDT")
+        assert check_evaluations(result) == {"ohlcv_1m": False}
+        assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1h")) is None
+    assert count_candles(Database(settings.database_url), timeframe="1h") == 0

@@ -1,0 +1,212 @@
+"""The `zvt` command line: demo, ingest and database commands.
+
+This module is the application shell. Commands import what they need when they run,
+so `zvt --help` stays fast; `zvt demo` loads the Dagster layer (`definitions.py`) to run
+the main job against the local instance, every other command uses the core only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from zvt_pipelines.errors import ZvtError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="zvt-pipelines: crypto trading and portfolio management as Dagster pipelines.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Trading database commands.")
+app.add_typer(db_app, name="db")
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the core's typed errors into one-line messages instead of tracebacks."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ZvtError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: expected a date as YYYY-MM-DD")
+        raise  # unreachable: fail() exits
+
+
+def _settings(markets: Path | None):
+    from zvt_pipelines.settings import Settings
+
+    if markets is not None:
+        if not markets.is_file():
+            fail(f"--markets {str(markets)!r}: no such file")
+        os.environ["ZVT_MARKETS"] = str(markets.resolve())
+    settings = Settings.from_env()
+    os.environ.setdefault("ZVT_HOME", str(settings.home))
+    return settings
+
+
+@app.command()
+@one_line_errors
+def demo(
+    days: int = typer.Option(2, help="How many complete UTC days (ending yesterday) to collect."),
+    markets: Path | None = typer.Option(
+        None, help="Markets file (default: ZVT_MARKETS or config/markets.yaml)."
+    ),
+) -> None:
+    """Run the main job on embedded defaults: collect, check and store market data."""
+    if not 1 <= days <= 31:
+        fail(f"--days {days}: choose between 1 and 31")
+    settings = _settings(markets)
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch(exist_ok=True)
+    typer.echo(f"zvt demo: state in {settings.home}")
+    typer.echo("loading the Dagster code location ...")
+
+    import dagster as dg
+
+    from definitions import defs
+    from launch import run_market_data
+    from zvt_pipelines.markets import load_markets_config
+    from zvt_pipelines.storage.database import Database
+    from zvt_pipelines.storage.market_data import count_candles
+
+    markets_config = load_markets_config(settings.markets_path)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    first = max(markets_config.start_date, yesterday - timedelta(days=days - 1))
+    day_keys = [
+        (first + timedelta(days=i)).isoformat() for i in range((yesterday - first).days + 1)
+    ]
+    typer.echo(
+        f"materialising {markets_config.timeframe} candles (+ 1h, 1d views and quality checks) for"
+    )
+    typer.echo(f"  days        {', '.join(day_keys)}")
+    typer.echo(f"  instruments {', '.join(markets_config.instruments)}")
+
+    def progress(run: Any) -> None:
+        status = "ok" if run.success and not run.failed_checks else "FAILED"
+        checks = f" failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""
+        typer.echo(f"  [{status}] {run.partition}  run {run.run_id[:8]}{checks}")
+
+    with dg.DagsterInstance.get() as instance:
+        runs = run_market_data(defs, day_keys, markets_config.instruments, instance, progress)
+    database = Database(settings.database_url)
+    typer.echo("")
+    typer.echo(f"trading database {database.engine.url.render_as_string(hide_password=True)}")
+    for timeframe in ("1m", "1h", "1d"):
+        typer.echo(
+            f"  market_ohlcv {timeframe:>3}: {count_candles(database, timeframe=timeframe):>8} candles"
+        )
+    failed = [run for run in runs if not run.success or run.failed_checks]
+    typer.echo("")
+    typer.echo("Browse the asset graph, runs and checks, and launch backfills, in the Dagster UI:")
+    typer.echo("  make ui        # then open http://127.0.0.1:3000")
+    if failed:
+        fail(f"{len(failed)} of {len(runs)} runs failed or had failing checks")
+
+
+@app.command()
+@one_line_errors
+def ingest(
+    venue: str = typer.Option(
+        ..., help="Venue name from the markets file, or the label to store a --file under."
+    ),
+    symbols: str = typer.Option(..., help="Comma-separated ccxt symbols, e.g. BTC/USDT,ETH/USDT."),
+    start: str = typer.Option(..., help="First UTC day, YYYY-MM-DD."),
+    end: str = typer.Option(..., help="Day after the last, YYYY-MM-DD (exclusive)."),
+    timeframe: str = typer.Option("1m", help="Candle timeframe, e.g. 1m, 1h, 1d."),
+    file: Path | None = typer.Option(
+        None, help="Import this candle file (CSV, CSV.gz or Parquet) instead."
+    ),
+    markets: Path | None = typer.Option(
+        None, help="Markets file (default: ZVT_MARKETS or config/markets.yaml)."
+    ),
+) -> None:
+    """Download candles from a venue (simulated, ccxt) or import a file into the trading database."""
+    import pandas as pd
+
+    from zvt_pipelines.data.ingest import ingest_range
+    from zvt_pipelines.model.instrument import InstrumentId
+    from zvt_pipelines.model.timeframe import timeframe_ms
+    from zvt_pipelines.storage.database import Database
+
+    first, after = parse_day(start, "--start"), parse_day(end, "--end")
+    if after <= first:
+        fail(f"--end {end!r}: must be after --start {start!r}")
+    timeframe_ms(timeframe)
+    wanted = [s.strip() for s in symbols.split(",") if s.strip()]
+    instruments = [InstrumentId.parse(f"{venue}:{s}") for s in wanted]
+    if file is not None and len(instruments) != 1:
+        fail(f"--symbols {symbols!r}: a --file holds one symbol")
+    settings = _settings(markets)
+    source = _ingest_source(venue, file, settings)
+    database = Database(settings.database_url)
+    database.upgrade()
+    for instrument in instruments:
+        summary, _ = ingest_range(
+            database,
+            source,
+            instrument,
+            timeframe,
+            pd.Timestamp(first, tz="UTC"),
+            pd.Timestamp(after, tz="UTC"),
+        )
+        typer.echo(
+            f"{instrument} {timeframe}: {summary.rows} candles stored "
+            f"({summary.first} .. {summary.last}), {summary.missing} missing"
+        )
+
+
+def _ingest_source(venue: str, file: Path | None, settings: Any) -> Any:
+    if file is not None:
+        from zvt_pipelines.venues.file_source import SingleFileSource
+
+        return SingleFileSource(venue, file)
+    from zvt_pipelines.markets import load_markets_config
+    from zvt_pipelines.venues.factory import build_sources
+
+    config = load_markets_config(settings.markets_path)
+    if venue not in config.venues:
+        fail(
+            f"--venue {venue!r}: not in {settings.markets_path} (known: {', '.join(config.venues)})"
+        )
+    return build_sources(config)[venue]
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade() -> None:
+    """Create or migrate the trading database (ZVT_DATABASE_URL, default SQLite under ZVT_HOME)."""
+    from zvt_pipelines.storage.database import Database
+
+    database = Database(_settings(None).database_url)
+    database.upgrade()
+    url = database.engine.url.render_as_string(hide_password=True)
+    typer.echo(f"{url}: at revision {database.current_revision()}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())
