@@ -1,0 +1,70 @@
+"""The markets file: valid files load, and every bad entry names the file, key and value."""
+
+from __future__ import annotations
+
+import pytest
+
+from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.markets import load_markets_config, parse_markets_config
+from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.settings import DEFAULT_MARKETS, REPO_ROOT
+
+VALID = {
+    "start_date": "2024-01-01",
+    "venues": {"sim_a": {"kind": "simulated"}, "binance": {"kind": "ccxt"}},
+    "instruments": ["sim_a:BTC/USDT", "binance:ETH/USDT"],
+}
+
+
+def test_shipped_markets_files_are_valid():
+    default = load_markets_config(DEFAULT_MARKETS)
+    assert default.timeframe == "1m"
+    assert {i.venue for i in default.instrument_ids()} == {"sim_a", "sim_b"}
+    assert all(v.kind == "simulated" for v in default.venues.values())  # the demo needs no network
+    for name in ("markets.shared-data.yaml", "markets.live.yaml"):
+        load_markets_config(REPO_ROOT / "config" / name)
+
+
+def test_instrument_ids_parse_and_print():
+    instrument = InstrumentId.parse("binanceusdm:BTC/USDT:USDT")
+    assert (instrument.venue, instrument.base, instrument.quote, instrument.settle) == (
+        "binanceusdm",
+        "BTC",
+        "USDT",
+        "USDT",
+    )
+    assert instrument.symbol == "BTC/USDT:USDT"
+    assert str(InstrumentId.parse("sim_a:ETH/BTC")) == "sim_a:ETH/BTC"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"instruments": ["sim_a-BTC/USDT"]}, "'sim_a-BTC/USDT'"),
+        ({"instruments": ["nowhere:BTC/USDT"]}, "venue 'nowhere'"),
+        ({"instruments": ["sim_a:btc/USDT"]}, "'btc'"),
+        ({"instruments": ["sim_a:BTC/USDT", "sim_a:BTC/USDT"]}, "listed twice"),
+        ({"timeframe": "7x"}, "'7x'"),
+        ({"start_date": "2024-13-01"}, "'start_date' = '2024-13-01'"),
+        ({"venues": {"sim_a": {"kind": "paper"}}}, "'venues.sim_a.kind' = 'paper'"),
+        ({"venues": {"sim_a": {"kind": "simulated", "sead": 3}}}, "'venues.sim_a.sead'"),
+        (
+            {"venues": {"files": {"kind": "file"}}, "instruments": ["files:BTC/USDT"]},
+            "needs 'folder'",
+        ),
+    ],
+)
+def test_bad_entries_name_the_key_and_value(change, message):
+    with pytest.raises(ConfigError) as error:
+        parse_markets_config({**VALID, **change}, source="m.yaml")
+    assert str(error.value).startswith("m.yaml: ")
+    assert message in str(error.value)
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_markets_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("venues: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_markets_config(bad)
