@@ -73,3 +73,63 @@ class RiskInputError(ZvtError, ValueError):
 
 class IllegalRiskTransition(ZvtError):
     """The trading state cannot move between the two named states."""
+
+
+# --- alerts: rules, preferences and delivery channels ------------------------------------
+
+
+class AlertConfigError(ConfigError):
+    """An alert rule, routing table, channel or user preference is misconfigured."""
+
+
+class ChannelError(ZvtError):
+    """A channel could not deliver an alert; `retryable` says whether trying again may help."""
+
+    def __init__(self, channel: str, message: str, *, retryable: bool = True) -> None:
+        super().__init__(f"channel {channel!r}: {message}")
+        self.channel = channel
+        self.retryable = retryable
+
+
+# --- data quality suite -------------------------------------------------------------------
+
+
+class QualityEngineError(ZvtError, RuntimeError):
+    """The quality engine (Great Expectations) could not evaluate a rule: no verdict on the data."""
+
+
+# --- positions, routing and execution algorithms -----------------------------------------
+
+
+class PositionError(ZvtError, ValueError):
+    """A fill, mark or margin input does not fit the position (wrong key, duplicate fill, bad leverage)."""
+
+
+class NoRoute(ZvtError):
+    """No eligible venue can take any part of the order; `report` says why each was excluded."""
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class IllegalAlgoTransition(ZvtError):
+    """An execution algorithm cannot move between the two named states."""
+
+
+# --- simulated venue (venues/simulator.py, venues/simulated.py) ---
+
+
+class NotSupported(VenueError, ValueError):
+    """The venue does not offer this call for the market (e.g. funding rates of a spot pair)."""
+
+
+class BadRequest(VenueError, ValueError):
+    """A venue call's argument is out of range (e.g. a `limit` above the venue's maximum)."""
+
+
+# --- backtest (backtest/bar_by_bar.py) ---
+
+
+class StrategyError(ZvtError):
+    """User strategy code raised while deciding on a bar; the message names the bar."""
