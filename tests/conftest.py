@@ -41,4 +41,6 @@ def pg_url() -> str:
         return PG_URL
     if os.environ.get("CI"):
         pytest.fail(f"CI must have PostgreSQL at {PG_URL} (set ZVT_TEST_PG_URL)")
-    pytest.skip(f"no PostgreSQL server answers at {PG_URL} (set ZVT_TEST_PG_URL to run these tests)")
+    pytest.skip(
+        f"no PostgreSQL server answers at {PG_URL} (set ZVT_TEST_PG_URL to run these tests)"
+    )

@@ -42,7 +42,9 @@ class InstrumentId:
         """Parse `venue:BASE/QUOTE[:SETTLE]`; raise ConfigError naming the text otherwise."""
         venue, sep, symbol = text.strip().partition(":")
         if not sep or "/" not in symbol:
-            raise ConfigError(f"instrument {text!r}: expected 'venue:BASE/QUOTE', e.g. 'binance:BTC/USDT'")
+            raise ConfigError(
+                f"instrument {text!r}: expected 'venue:BASE/QUOTE', e.g. 'binance:BTC/USDT'"
+            )
         base, _, rest = symbol.partition("/")
         quote, _, settle = rest.partition(":")
         try:

@@ -14,7 +14,9 @@ def timeframe_ms(timeframe: str) -> int:
     """Length of one candle in milliseconds; raise BadTimeframe naming the value."""
     match = _PATTERN.match(timeframe or "")
     if not match:
-        raise BadTimeframe(f"timeframe {timeframe!r}: expected a number and one of m, h, d, w (e.g. '1m', '4h')")
+        raise BadTimeframe(
+            f"timeframe {timeframe!r}: expected a number and one of m, h, d, w (e.g. '1m', '4h')"
+        )
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
