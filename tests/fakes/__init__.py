@@ -1,0 +1,1 @@
+"""Local fakes of outside systems (exchanges, chat services) that real clients talk HTTP to."""
