@@ -23,6 +23,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced
 	mkdir -p "$(DAGSTER_HOME)"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || printf "telemetry:\n  enabled: false\n" > "$(DAGSTER_HOME)/dagster.yaml"
 
 demo: setup
 	$(VENV)/bin/zvt demo

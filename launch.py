@@ -9,15 +9,38 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from assets.partitions import partition_key
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 @dataclass(frozen=True)
 class PartitionRun:
-    """The outcome of one partitioned run."""
+    """The outcome of one partitioned run: failed checks split by severity."""
 
     partition: str
     run_id: str
     success: bool
     failed_checks: tuple[str, ...]
+    warned_checks: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.success and not self.failed_checks
+
+
+def check_outcomes(result: dg.ExecuteInProcessResult) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Names of the checks that failed with severity ERROR, and of those that only warned."""
+    failed, warned = [], []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        if evaluation.passed:
+            continue
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        (failed if evaluation.severity == dg.AssetCheckSeverity.ERROR else warned).append(name)
+    return tuple(failed), tuple(warned)
 
 
 def run_market_data(
@@ -28,26 +51,20 @@ def run_market_data(
     on_progress: Callable[[PartitionRun], None] = lambda _: None,
 ) -> list[PartitionRun]:
     """Materialise the market data job for every day × instrument, one run each."""
-    from assets.partitions import partition_key
-
     job = defs.resolve_job_def("market_data")
     results = []
     for day in days:
         for instrument in instruments:
-            key = partition_key(day, instrument)
             result = job.execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False
+                partition_key=partition_key(day, instrument),
+                instance=instance,
+                run_config=QUIET,
+                raise_on_error=False,
             )
-            failed = tuple(
-                f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-                for evaluation in (
-                    event.event_specific_data
-                    for event in result.all_events
-                    if event.event_type_value == "ASSET_CHECK_EVALUATION"
-                )
-                if not evaluation.passed
+            failed, warned = check_outcomes(result)
+            outcome = PartitionRun(
+                f"{day} {instrument}", result.run_id, result.success, failed, warned
             )
-            outcome = PartitionRun(f"{day} {instrument}", result.run_id, result.success, failed)
             on_progress(outcome)
             results.append(outcome)
     return results

@@ -82,7 +82,9 @@ def demo(
     settings = _settings(markets)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch(exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():  # embedded default: SQLite storage under DAGSTER_HOME
+        instance_yaml.write_text("telemetry:\n  enabled: false\n")
     typer.echo(f"zvt demo: state in {settings.home}")
     typer.echo("loading the Dagster code location ...")
 
@@ -107,9 +109,12 @@ def demo(
     typer.echo(f"  instruments {', '.join(markets_config.instruments)}")
 
     def progress(run: Any) -> None:
-        status = "ok" if run.success and not run.failed_checks else "FAILED"
-        checks = f" failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""
-        typer.echo(f"  [{status}] {run.partition}  run {run.run_id[:8]}{checks}")
+        notes = [f"failed: {', '.join(run.failed_checks)}"] if run.failed_checks else []
+        notes += [f"warning: {', '.join(run.warned_checks)}"] if run.warned_checks else []
+        status = "ok" if run.ok else "FAILED"
+        typer.echo(
+            f"  [{status:>6}] {run.partition:<28} run {run.run_id[:8]}  {'; '.join(notes)}".rstrip()
+        )
 
     with dg.DagsterInstance.get() as instance:
         runs = run_market_data(defs, day_keys, markets_config.instruments, instance, progress)
@@ -120,7 +125,7 @@ def demo(
         typer.echo(
             f"  market_ohlcv {timeframe:>3}: {count_candles(database, timeframe=timeframe):>8} candles"
         )
-    failed = [run for run in runs if not run.success or run.failed_checks]
+    failed = [run for run in runs if not run.ok]
     typer.echo("")
     typer.echo("Browse the asset graph, runs and checks, and launch backfills, in the Dagster UI:")
     typer.echo("  make ui        # then open http://127.0.0.1:3000")

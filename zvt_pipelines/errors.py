@@ -133,3 +133,26 @@ class BadRequest(VenueError, ValueError):
 
 class StrategyError(ZvtError):
     """User strategy code raised while deciding on a bar; the message names the bar."""
+
+
+# --- tracking, optimisation and validation (tracking/, backtest/validation.py) ---
+
+
+class TrackingError(ZvtError):
+    """MLflow could not record a run (store unreachable, rejected value); names the store."""
+
+
+class TestPeriodLocked(ZvtError):
+    """The held-out test period was asked for before (or after) its one final evaluation."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+
+# --- strategies (strategies/registry.py, strategies/base.py) ---
+
+
+class UnknownStrategy(ConfigError, KeyError):
+    """No strategy is registered under the requested type name; the message lists the known ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
