@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from zvt_pipelines.data.candles import read_candle_file, slice_candles
-from zvt_pipelines.errors import DataError
+from zvt_pipelines.errors import DataError, StorageError
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import count_candles, load_candles, replace_candles
 from zvt_pipelines.storage.models import AuditLog, CryptoExecution, CryptoOrder
@@ -54,7 +54,7 @@ def db(request, tmp_path):
 def test_migrations_create_every_table_and_are_idempotent(db):
     db.upgrade()  # a second run must be a no-op
     tables = set(sa.inspect(db.engine).get_table_names())
-    assert EXPECTED_TABLES <= tables
+    assert tables >= EXPECTED_TABLES
     assert db.current_revision() is not None
 
 
@@ -168,14 +168,25 @@ def test_partition_write_is_exact_and_idempotent(db, shared_data):
 
 
 def test_interrupted_write_leaves_the_previous_partition(db, shared_data):
+    """Row 1000 repeats an open time: the database refuses it after the old day was deleted
+    and 999 new rows went in, so only a rollback can leave the old day intact."""
     day, start, end = _real_day(shared_data, "2025-06-11")
     replace_candles(db, "binance", "BTC/USDT", "1m", day, start, end)
-    corrupt = day.copy()
-    corrupt.loc[700, "close"] = np.nan  # fails half-way through building the rows
-    with pytest.raises(DataError):
-        replace_candles(db, "binance", "BTC/USDT", "1m", corrupt, start, end)
+    changed = day.assign(close=day["close"] + 1.0)
+    changed.loc[1000, "ts"] = changed.loc[999, "ts"]
+    with pytest.raises(StorageError, match="previous contents are kept"):
+        replace_candles(db, "binance", "BTC/USDT", "1m", changed, start, end)
     assert count_candles(db) == 1440
     pd.testing.assert_frame_equal(load_candles(db, "binance", "BTC/USDT", "1m"), day)
+
+
+def test_non_finite_values_are_refused_before_writing(db, shared_data):
+    day, start, end = _real_day(shared_data, "2025-06-13")
+    corrupt = day.copy()
+    corrupt.loc[700, "close"] = np.nan
+    with pytest.raises(DataError, match="'close'"):
+        replace_candles(db, "binance", "BTC/USDT", "1m", corrupt, start, end)
+    assert count_candles(db) == 0
 
 
 def test_rows_outside_the_partition_are_refused(db, shared_data):

@@ -9,6 +9,7 @@ DB-API `executemany`.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
@@ -16,12 +17,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
-from zvt_pipelines.errors import DataError
+from zvt_pipelines.errors import DataError, StorageError
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import FundingRate, MarketOhlcv
 from zvt_pipelines.storage.types import utc_to_micros
 
 _VALUE_COLUMNS = list(CANDLE_COLUMNS[1:])
+_COPY_CHUNK = 20_000
 
 
 def _decimal_text(values: np.ndarray) -> np.ndarray:
@@ -47,6 +49,11 @@ def replace_candles(
     if outside.any():
         first = frame.loc[outside, "ts"].iloc[0]
         raise DataError(f"candle at {first} lies outside the partition [{start}, {end})")
+    for column in _VALUE_COLUMNS:
+        if not np.isfinite(frame[column].to_numpy(dtype="float64")).all():
+            raise DataError(
+                f"candles: column {column!r} has a NaN or infinite value; nothing stored"
+            )
     key = {"venue": venue, "symbol": symbol, "timeframe": timeframe}
     delete = sa.delete(MarketOhlcv).where(
         MarketOhlcv.venue == venue,
@@ -55,33 +62,70 @@ def replace_candles(
         MarketOhlcv.open_time >= start.to_pydatetime(),
         MarketOhlcv.open_time < end.to_pydatetime(),
     )
-    with db.engine.begin() as conn:
-        conn.execute(delete)
-        if frame.empty:
-            return 0
-        if db.dialect == "postgresql":
-            _copy_postgres(conn, key, frame)
-        else:
-            _insert_sqlite(conn, key, frame)
+    driver_error = db.engine.dialect.dbapi.Error
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(delete)
+            if frame.empty:
+                return 0
+            if db.dialect == "postgresql":
+                _copy_postgres(conn, key, frame)
+            else:
+                _insert_sqlite(conn, key, frame)
+    except (driver_error, sa.exc.DBAPIError) as exc:
+        raise StorageError(
+            f"candles of {venue} {symbol} {timeframe} [{start}, {end}) not stored, "
+            f"the previous contents are kept: {str(exc).splitlines()[0]}"
+        ) from exc
     return len(frame)
 
 
 def _copy_postgres(conn: sa.Connection, key: dict[str, str], frame: pd.DataFrame) -> None:
+    """Stream the rows into `COPY ... FROM STDIN` in chunks, so PostgreSQL parses one chunk
+    while Python formats the next (the server runs in its own process)."""
+    prefix = f"{key['venue']},{key['symbol']},{key['timeframe']},"
     times = np.datetime_as_string(frame["ts"].to_numpy(dtype="datetime64[ms]"), unit="ms")
-    columns = {"venue": key["venue"], "symbol": key["symbol"], "timeframe": key["timeframe"]}
-    table = pd.DataFrame({**columns, "open_time": np.char.add(times.astype(str), "Z")})
-    for column in _VALUE_COLUMNS:
-        table[column] = _decimal_text(frame[column].to_numpy(dtype="float64"))
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
+    columns = [frame[c].to_numpy(dtype="float64") for c in _VALUE_COLUMNS]
+
+    def chunks() -> Iterator[str]:
+        for begin in range(0, len(frame), _COPY_CHUNK):
+            stop = begin + _COPY_CHUNK
+            values = [_decimal_text(column[begin:stop]) for column in columns]
+            yield "".join(
+                f"{prefix}{ts}Z,{o},{h},{lo},{c},{v}\n"
+                for ts, o, h, lo, c, v in zip(times[begin:stop], *values, strict=True)
+            )
+
     cursor = conn.connection.driver_connection.cursor()
     cursor.copy_expert(
         "COPY market_ohlcv (venue, symbol, timeframe, open_time, open, high, low, close, volume) "
         "FROM STDIN WITH (FORMAT csv)",
-        buffer,
+        _ChunkReader(chunks()),
+        size=1 << 20,
     )
     cursor.close()
+
+
+class _ChunkReader(io.TextIOBase):
+    """A read-only text stream over an iterator of strings (what `copy_expert` reads from)."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self._chunks = chunks
+        self._buffer = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        while size is None or size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size is None or size < 0:
+            size = len(self._buffer)
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
 
 
 def _insert_sqlite(conn: sa.Connection, key: dict[str, str], frame: pd.DataFrame) -> None:
