@@ -1,71 +1,22 @@
-"""The `zvt` command line: demo, ingest and database commands.
+"""`zvt demo`, `zvt ingest` and `zvt db`: market data and the trading database.
 
-This module is the application shell. Commands import what they need when they run,
-so `zvt --help` stays fast; `zvt demo` loads the Dagster layer (`definitions.py`) to run
-the main job against the local instance, every other command uses the core only.
+`zvt demo` loads the Dagster layer (`definitions.py`) to run the main job against the
+local instance; the other commands use the core only.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from functools import wraps
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from zvt_pipelines.errors import ZvtError
+from zvt_pipelines.cli.common import app, fail, one_line_errors, parse_day, settings
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="zvt-pipelines: crypto trading and portfolio management as Dagster pipelines.",
-)
 db_app = typer.Typer(no_args_is_help=True, help="Trading database commands.")
 app.add_typer(db_app, name="db")
-
-
-def fail(message: str) -> None:
-    """Print a one-line error and exit with status 2."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the core's typed errors into one-line messages instead of tracebacks."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ZvtError as exc:
-            fail(str(exc))
-
-    return wrapper
-
-
-def parse_day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r}: expected a date as YYYY-MM-DD")
-        raise  # unreachable: fail() exits
-
-
-def _settings(markets: Path | None):
-    from zvt_pipelines.settings import Settings
-
-    if markets is not None:
-        if not markets.is_file():
-            fail(f"--markets {str(markets)!r}: no such file")
-        os.environ["ZVT_MARKETS"] = str(markets.resolve())
-    settings = Settings.from_env()
-    os.environ.setdefault("ZVT_HOME", str(settings.home))
-    return settings
 
 
 @app.command()
@@ -79,13 +30,13 @@ def demo(
     """Run the main job on embedded defaults: collect, check and store market data."""
     if not 1 <= days <= 31:
         fail(f"--days {days}: choose between 1 and 31")
-    settings = _settings(markets)
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
+    resolved = settings(markets)
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(resolved.dagster_home)))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"
     if not instance_yaml.exists():  # embedded default: SQLite storage under DAGSTER_HOME
         instance_yaml.write_text("telemetry:\n  enabled: false\n")
-    typer.echo(f"zvt demo: state in {settings.home}")
+    typer.echo(f"zvt demo: state in {resolved.home}")
     typer.echo("loading the Dagster code location ...")
 
     import dagster as dg
@@ -96,7 +47,7 @@ def demo(
     from zvt_pipelines.storage.database import Database
     from zvt_pipelines.storage.market_data import count_candles
 
-    markets_config = load_markets_config(settings.markets_path)
+    markets_config = load_markets_config(resolved.markets_path)
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     first = max(markets_config.start_date, yesterday - timedelta(days=days - 1))
     day_keys = [
@@ -118,7 +69,7 @@ def demo(
 
     with dg.DagsterInstance.get() as instance:
         runs = run_market_data(defs, day_keys, markets_config.instruments, instance, progress)
-    database = Database(settings.database_url)
+    database = Database(resolved.database_url)
     typer.echo("")
     typer.echo(f"trading database {database.engine.url.render_as_string(hide_password=True)}")
     for timeframe in ("1m", "1h", "1d"):
@@ -166,9 +117,9 @@ def ingest(
     instruments = [InstrumentId.parse(f"{venue}:{s}") for s in wanted]
     if file is not None and len(instruments) != 1:
         fail(f"--symbols {symbols!r}: a --file holds one symbol")
-    settings = _settings(markets)
-    source = _ingest_source(venue, file, settings)
-    database = Database(settings.database_url)
+    resolved = settings(markets)
+    source = _ingest_source(venue, file, resolved)
+    database = Database(resolved.database_url)
     database.upgrade()
     for instrument in instruments:
         summary, _ = ingest_range(
@@ -185,7 +136,7 @@ def ingest(
         )
 
 
-def _ingest_source(venue: str, file: Path | None, settings: Any) -> Any:
+def _ingest_source(venue: str, file: Path | None, resolved: Any) -> Any:
     if file is not None:
         from zvt_pipelines.venues.file_source import SingleFileSource
 
@@ -193,10 +144,10 @@ def _ingest_source(venue: str, file: Path | None, settings: Any) -> Any:
     from zvt_pipelines.markets import load_markets_config
     from zvt_pipelines.venues.factory import build_sources
 
-    config = load_markets_config(settings.markets_path)
+    config = load_markets_config(resolved.markets_path)
     if venue not in config.venues:
         fail(
-            f"--venue {venue!r}: not in {settings.markets_path} (known: {', '.join(config.venues)})"
+            f"--venue {venue!r}: not in {resolved.markets_path} (known: {', '.join(config.venues)})"
         )
     return build_sources(config)[venue]
 
@@ -207,11 +158,7 @@ def db_upgrade() -> None:
     """Create or migrate the trading database (ZVT_DATABASE_URL, default SQLite under ZVT_HOME)."""
     from zvt_pipelines.storage.database import Database
 
-    database = Database(_settings(None).database_url)
+    database = Database(settings(None).database_url)
     database.upgrade()
     url = database.engine.url.render_as_string(hide_password=True)
     typer.echo(f"{url}: at revision {database.current_revision()}")
-
-
-def main() -> None:  # pragma: no cover - console entry
-    sys.exit(app())

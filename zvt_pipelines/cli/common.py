@@ -1,0 +1,62 @@
+"""Shared pieces of the `zvt` commands: the app, one-line errors, argument parsing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from zvt_pipelines.errors import ZvtError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="zvt-pipelines: crypto trading and portfolio management as Dagster pipelines.",
+)
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the core's typed errors into one-line messages instead of tracebacks."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ZvtError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def parse_day(value: str, option: str) -> date:
+    """A YYYY-MM-DD option value, or a one-line error naming the option."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: expected a date as YYYY-MM-DD")
+        raise  # unreachable: fail() exits
+
+
+def settings(markets: Path | None = None) -> Any:
+    """Resolved settings; exports ZVT_HOME (and ZVT_MARKETS when given) for the layers below."""
+    from zvt_pipelines.settings import Settings
+
+    if markets is not None:
+        if not markets.is_file():
+            fail(f"--markets {str(markets)!r}: no such file")
+        os.environ["ZVT_MARKETS"] = str(markets.resolve())
+    resolved = Settings.from_env()
+    os.environ.setdefault("ZVT_HOME", str(resolved.home))
+    return resolved
