@@ -1,15 +1,22 @@
 """The composition root: the one `Definitions` object that `workspace.yaml` loads.
 
 Resources are chosen here from the environment (see README): the trading database
-from ZVT_DATABASE_URL (default SQLite under ZVT_HOME) and the markets file from
-ZVT_MARKETS (default config/markets.yaml: simulated venues, no network).
+from ZVT_DATABASE_URL (default SQLite under ZVT_HOME), the markets file from
+ZVT_MARKETS (default config/markets.yaml: simulated venues, no network), MLflow from
+MLFLOW_TRACKING_URI (default SQLite under ZVT_HOME).
 """
+
+import os
 
 import dagster as dg
 
 from assets.market_data import build_market_data
+from assets.research import RESEARCH_ASSETS, RESEARCH_JOBS
+from resources.alerting import build_alerting_resource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
+from resources.mlflow import MlflowTracking
+from sensors.alerts import ALERT_SENSORS
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.settings import Settings
 
@@ -18,13 +25,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Assemble every domain's assets, checks, jobs, sensors and resources."""
     markets = load_markets_config(settings.markets_path)
     market_data = build_market_data(markets)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
     return dg.Definitions(
-        assets=market_data.assets,
+        assets=[*market_data.assets, *RESEARCH_ASSETS],
         asset_checks=market_data.checks,
-        jobs=[market_data.job],
+        jobs=[market_data.job, *RESEARCH_JOBS],
+        sensors=[*ALERT_SENSORS],
         resources={
             "database": TradingDatabase(url=settings.database_url),
             "markets": MarketsResource(config_path=str(settings.markets_path)),
+            "mlflow": MlflowTracking(tracking_uri=tracking_uri, zvt_home=str(settings.home)),
+            "alerting": build_alerting_resource(settings.database_url),
         },
     )
 

@@ -160,3 +160,5 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(sa.String(128))
     old: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     new: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+from zvt_pipelines.storage import alert_models  # noqa: E402,F401 - registers alerts, alert_deliveries

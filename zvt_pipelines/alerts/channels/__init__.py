@@ -1,0 +1,1 @@
+"""Delivery channels: email, Slack, Discord, SMS (Twilio), signed webhook and ntfy push."""

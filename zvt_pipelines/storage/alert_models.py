@@ -1,0 +1,52 @@
+"""Tables of the alerting framework: raised alerts and their delivery status per channel.
+
+Import this module from `storage/models.py` so Alembic's metadata includes these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zvt_pipelines.storage.models import Base
+
+
+class AlertRecord(Base):
+    """One raised alert; `fingerprint` (dedup key + event time) makes storing it idempotent."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    dedup_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    type: Mapped[str] = mapped_column(sa.String(32))
+    severity: Mapped[int] = mapped_column(sa.Integer)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    context: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AlertDelivery(Base):
+    """Delivery of one alert to one channel and recipient ('' for the channel's default).
+
+    status: queued (waits for a digest), pending, sending (claimed by a sender), delivered,
+    failed (retries exhausted; `retry_undelivered` tries again).
+    """
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    recipient: Mapped[str] = mapped_column(sa.String(200), default="")
+    status: Mapped[str] = mapped_column(sa.String(16))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    delivered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "channel", "recipient", name="uq_alert_delivery_target"),
+        sa.Index("ix_alert_deliveries_status", "status"),
+    )
