@@ -156,3 +156,22 @@ class UnknownStrategy(ConfigError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+# --- order state machine (oms/order.py) ---
+
+
+class IllegalTransition(ZvtError):
+    """An order event does not apply to the order's current status; names both."""
+
+    def __init__(self, client_order_id: str, status: str, event: str) -> None:
+        super().__init__(f"order {client_order_id}: event {event} is illegal in status {status}")
+        self.client_order_id, self.status, self.event = client_order_id, status, event
+
+
+class DuplicateFill(ZvtError):
+    """A fill whose execution id the order has already recorded."""
+
+
+class Overfill(ZvtError):
+    """A fill would take an order's filled amount above its amount."""

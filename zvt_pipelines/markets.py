@@ -36,6 +36,9 @@ class VenueConfig(BaseModel):
     pattern: str = "{exchange}_{base}-{quote}_{timeframe}.csv.gz"
     options: dict[str, Any] = Field(default_factory=dict)
     sandbox: bool = False
+    trading: Literal["paper", "live"] = (
+        "paper"  # ccxt venues: paper-trade on live books unless "live"
+    )
 
     @model_validator(mode="after")
     def _needs_folder(self) -> VenueConfig:

@@ -289,30 +289,3 @@ class BinanceOrders:
 def install_order_endpoints(emulator: BinanceEmulator) -> BinanceOrders:
     """Add the order endpoints to a (started or not) emulator; returns their state."""
     return BinanceOrders(emulator).install()
-
-
-def order_capable(venue):  # noqa: ANN001, ANN201 - duck-typed CcxtVenue
-    """Give a `CcxtVenue` the two order look-ups the OMS needs that it lacks today.
-
-    `fetch_my_trades(symbol, since, limit)` and `fetch_order_by_client_id(client_id, symbol)`,
-    through the venue's own retry and error translation (`_call`). They belong in
-    `CcxtVenue` itself; until they are there, tests attach them here.
-    """
-    exchange = venue.exchange
-
-    def fetch_my_trades(symbol=None, since=None, limit=None):  # noqa: ANN001, ANN202
-        return venue._call(
-            "fetch_my_trades", lambda: exchange.fetch_my_trades(symbol, since, limit), symbol=symbol
-        )
-
-    def fetch_order_by_client_id(client_order_id, symbol=None):  # noqa: ANN001, ANN202
-        return venue._call(
-            "fetch_order",
-            lambda: exchange.fetch_order("", symbol, {"origClientOrderId": client_order_id}),
-            symbol=symbol,
-            order_id=client_order_id,
-        )
-
-    venue.fetch_my_trades = fetch_my_trades
-    venue.fetch_order_by_client_id = fetch_order_by_client_id
-    return venue

@@ -60,6 +60,10 @@ class Venue(CandleSource, Protocol):
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]: ...
 
+    def fetch_my_trades(
+        self, symbol: str | None = None, since: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
 
 def download_ohlcv(
     venue: CandleSource,

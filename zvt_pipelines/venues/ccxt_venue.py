@@ -209,6 +209,27 @@ class CcxtVenue:
             "fetch_open_orders", lambda: self.exchange.fetch_open_orders(symbol), symbol=symbol
         )
 
+    def fetch_my_trades(
+        self, symbol: str | None = None, since: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The account's own trades (fills), what reconciliation books after a restart."""
+        return self._call(
+            "fetch_my_trades",
+            lambda: self.exchange.fetch_my_trades(symbol, since, limit),
+            symbol=symbol,
+        )
+
+    def fetch_order_by_client_id(
+        self, client_order_id: str, symbol: str | None = None
+    ) -> dict[str, Any]:
+        """One order by the client order id we gave it (an order whose ack was lost has no venue id)."""
+        return self._call(
+            "fetch_order",
+            lambda: self.exchange.fetch_order("", symbol, {"origClientOrderId": client_order_id}),
+            symbol=symbol,
+            order_id=client_order_id,
+        )
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _call(
