@@ -2,7 +2,8 @@
 
 Resources are chosen here from the environment (see README): the trading database
 from ZVT_DATABASE_URL (default SQLite under ZVT_HOME), the markets file from
-ZVT_MARKETS (default config/markets.yaml: simulated venues, no network), MLflow from
+ZVT_MARKETS (default config/markets.yaml: simulated venues, no network), the strategies
+from ZVT_STRATEGIES (default config/strategies.yaml), MLflow from
 MLFLOW_TRACKING_URI (default SQLite under ZVT_HOME).
 """
 
@@ -12,11 +13,13 @@ import dagster as dg
 
 from assets.market_data import build_market_data
 from assets.research import RESEARCH_ASSETS, RESEARCH_JOBS
+from assets.trading import TRADING_ASSETS, StrategiesFile, rebalance_job
 from resources.alerting import build_alerting_resource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.mlflow import MlflowTracking
 from sensors.alerts import ALERT_SENSORS
+from sensors.trading import TRADING_JOBS, TRADING_SCHEDULES, TRADING_SENSORS
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.settings import Settings
 
@@ -27,13 +30,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     market_data = build_market_data(markets)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
     return dg.Definitions(
-        assets=[*market_data.assets, *RESEARCH_ASSETS],
+        assets=[*market_data.assets, *TRADING_ASSETS, *RESEARCH_ASSETS],
         asset_checks=market_data.checks,
-        jobs=[market_data.job, *RESEARCH_JOBS],
-        sensors=[*ALERT_SENSORS],
+        jobs=[market_data.job, rebalance_job, *TRADING_JOBS, *RESEARCH_JOBS],
+        sensors=[*TRADING_SENSORS, *ALERT_SENSORS],
+        schedules=TRADING_SCHEDULES,
         resources={
             "database": TradingDatabase(url=settings.database_url),
             "markets": MarketsResource(config_path=str(settings.markets_path)),
+            "strategies": StrategiesFile(config_path=str(settings.strategies_path)),
             "mlflow": MlflowTracking(tracking_uri=tracking_uri, zvt_home=str(settings.home)),
             "alerting": build_alerting_resource(settings.database_url),
         },

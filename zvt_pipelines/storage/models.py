@@ -161,4 +161,7 @@ class AuditLog(Base):
     old: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     new: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
+
 from zvt_pipelines.storage import alert_models  # noqa: E402,F401 - registers alerts, alert_deliveries
+
+from zvt_pipelines.storage import lifecycle_models  # noqa: E402,F401 - registers strategy_status, target_positions

@@ -1,0 +1,133 @@
+"""Sensors and schedules of the trading loop: deployments, the scheduled rebalance, drift,
+and the emergency-stop job."""
+
+import os
+from decimal import Decimal
+
+import dagster as dg
+
+from assets.trading import StrategiesFile, rebalance_job, strategies_partitions
+from resources.database import TradingDatabase
+from resources.markets import MarketsResource
+from zvt_pipelines.strategies import load_strategies_config
+from zvt_pipelines.strategies.config import strategy_fingerprint
+from zvt_pipelines.trading.lifecycle import Status, statuses, sync_strategies
+
+DRIFT_THRESHOLD = Decimal(os.environ.get("ZVT_DRIFT_THRESHOLD", "0.05"))
+REBALANCE_CRON = os.environ.get("ZVT_REBALANCE_CRON", "0 * * * *")
+
+
+@dg.sensor(
+    job=rebalance_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def strategy_deployments(
+    context: dg.SensorEvaluationContext, database: TradingDatabase, strategies: StrategiesFile
+) -> dg.SensorResult:
+    """Watch the strategies file: a new strategy becomes a partition and runs; a retuned one
+    runs with its new parameters; every change is audited. No restart needed."""
+    entries = load_strategies_config(strategies.config_path).strategies
+    report = sync_strategies(
+        database.get(), entries, actor=f"file:{os.path.basename(strategies.config_path)}"
+    )
+    known = set(context.instance.get_dynamic_partitions(strategies_partitions.name))
+    new = [entry.name for entry in entries if entry.name not in known]
+    by_name = {entry.name: entry for entry in entries}
+    active = statuses(database.get())
+    runs = [
+        dg.RunRequest(
+            partition_key=name, run_key=f"deploy-{name}-{strategy_fingerprint(by_name[name])[:16]}"
+        )
+        for name in (*report.deployed, *report.retuned)
+        if by_name[name].enabled and active.get(name) is Status.ACTIVE
+    ]
+    if report.changed:
+        context.log.info(
+            f"deployed {report.deployed}, retuned {list(report.retuned)}, removed {report.removed}"
+        )
+    return dg.SensorResult(
+        run_requests=runs,
+        dynamic_partitions_requests=[strategies_partitions.build_add_request(new)] if new else [],
+    )
+
+
+@dg.schedule(job=rebalance_job, cron_schedule=REBALANCE_CRON, execution_timezone="UTC")
+def rebalance_schedule(
+    context: dg.ScheduleEvaluationContext, database: TradingDatabase
+) -> list[dg.RunRequest]:
+    """Rebalance every active strategy (ZVT_REBALANCE_CRON, default hourly)."""
+    active = statuses(database.get())
+    when = context.scheduled_execution_time.isoformat()
+    return [
+        dg.RunRequest(partition_key=name, run_key=f"scheduled-{name}-{when}")
+        for name in context.instance.get_dynamic_partitions(strategies_partitions.name)
+        if active.get(name) is Status.ACTIVE
+    ]
+
+
+@dg.sensor(
+    job=rebalance_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def drift_rebalance(
+    context: dg.SensorEvaluationContext, database: TradingDatabase
+) -> dg.SensorResult:
+    """Rebalance a strategy whose positions drifted from its targets by more than
+    ZVT_DRIFT_THRESHOLD of its equity (default 5 %); once per set of targets."""
+    from zvt_pipelines.trading.drift import strategy_drift
+
+    db = database.get()
+    active = statuses(db)
+    runs = []
+    for name, drift in strategy_drift(db).items():
+        if drift.value > DRIFT_THRESHOLD and active.get(name) is Status.ACTIVE:
+            context.log.info(
+                f"{name}: drift {float(drift.value):.2%} above {float(DRIFT_THRESHOLD):.2%}"
+            )
+            runs.append(
+                dg.RunRequest(
+                    partition_key=name, run_key=f"drift-{name}-{drift.targets_as_of.isoformat()}"
+                )
+            )
+    return dg.SensorResult(run_requests=runs)
+
+
+class EmergencyStopConfig(dg.Config):
+    strategy: str
+    flatten: bool = False
+    actor: str = "dagster"
+
+
+@dg.op
+def stop_strategy(
+    context: dg.OpExecutionContext,
+    config: EmergencyStopConfig,
+    database: TradingDatabase,
+    markets: MarketsResource,
+    strategies: StrategiesFile,
+) -> dict:
+    """Halt the strategy, cancel its open orders on every venue and flatten if asked (all audited)."""
+    from zvt_pipelines.trading.commands import stop_now
+
+    report = stop_now(
+        database.get(),
+        markets.config(),
+        strategies.entry(config.strategy),
+        config.flatten,
+        config.actor,
+    )
+    summary = {
+        "canceled": len(report.canceled),
+        "unknown": len(report.not_found),
+        "flattened": len(report.flattened),
+    }
+    context.add_output_metadata(summary)
+    return summary
+
+
+@dg.job(description="Emergency stop of one strategy: cancel everything, optionally flatten.")
+def emergency_stop():
+    stop_strategy()
+
+
+TRADING_SENSORS = [strategy_deployments, drift_rebalance]
+TRADING_SCHEDULES = [rebalance_schedule]
+TRADING_JOBS = [emergency_stop]

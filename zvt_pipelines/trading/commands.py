@@ -1,0 +1,59 @@
+"""Entry points shared by the CLI and the Dagster jobs: rebalance a strategy, stop one now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from zvt_pipelines.errors import DataError
+from zvt_pipelines.markets import MarketsConfig
+from zvt_pipelines.storage.database import Database
+from zvt_pipelines.trading.accounts import account_balances, strategy_fills
+from zvt_pipelines.trading.emergency import StopReport, emergency_stop
+from zvt_pipelines.trading.market_view import CandleCache, latest_close
+from zvt_pipelines.trading.rebalance import (
+    ExecutionReport,
+    execute_plan,
+    plan_rebalance,
+    store_targets,
+    update_positions,
+)
+from zvt_pipelines.venues.factory import trading_venues
+
+
+def as_of_for(db: Database, entry: Any) -> pd.Timestamp:
+    """The latest moment all the strategy's instruments have closed candles for."""
+    as_of = latest_close(db, entry.instrument_ids())
+    if as_of is None:
+        raise DataError(
+            f"strategy {entry.name!r}: no candles of {entry.symbols} yet; ingest market data first"
+        )
+    return as_of
+
+
+def rebalance_now(
+    db: Database, markets: MarketsConfig, entry: Any, cache: CandleCache | None = None
+) -> ExecutionReport:
+    """Plan, store targets, execute and update positions for one strategy, in one call."""
+    as_of = as_of_for(db, entry)
+    decided = plan_rebalance(db, entry, as_of, cache)
+    store_targets(db, decided)
+    venues = trading_venues(markets, decided.balances, clock=lambda: as_of.to_pydatetime())
+    report = execute_plan(db, entry, decided, venues)
+    update_positions(db, entry, decided.prices, as_of.to_pydatetime())
+    return report
+
+
+def stop_now(
+    db: Database, markets: MarketsConfig, entry: Any, flatten: bool, actor: str
+) -> StopReport:
+    """Emergency-stop `entry` on the venues it trades, at the latest closed candle."""
+    as_of = as_of_for(db, entry)
+    balances = account_balances(
+        entry.instrument_ids(), entry.capital, strategy_fills(db, entry.name)
+    )
+    venues = trading_venues(markets, balances, clock=lambda: as_of.to_pydatetime())
+    return emergency_stop(
+        db, entry.name, venues, lambda: as_of.to_pydatetime(), flatten=flatten, actor=actor
+    )

@@ -1,0 +1,316 @@
+"""One rebalance of one strategy, in three steps the Dagster assets run one by one.
+
+1. `plan_rebalance`: the strategy sees the candles closed by `as_of` (from the database)
+   and its account (rebuilt from its fills) and returns target positions
+   (`strategies.targets.rebalance`); the targets are stored for the drift sensor.
+2. `execute_plan`: each instrument is traded from its current to its target quantity by
+   market order through the order manager (pre-trade validation, the strategy's risk
+   limits, one transaction per state change); limit signals go out as IOC limit orders,
+   so nothing rests between runs. Client order ids are derived from the plan, so a
+   retried run never sends an order twice.
+3. `update_positions`: positions are rebuilt from every fill (FIFO lots), marked at the
+   last close and stored in `crypto_positions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.orders import Side
+from zvt_pipelines.portfolio.limits import RiskDenial, RiskState
+from zvt_pipelines.portfolio.position_store import save_positions
+from zvt_pipelines.portfolio.positions import AccountingMethod, PositionBook, PositionSnapshot
+from zvt_pipelines.storage.database import Database
+from zvt_pipelines.storage.lifecycle_models import TargetPositionRow
+from zvt_pipelines.storage.models import CryptoOrder
+from zvt_pipelines.trading.accounts import account_balances, account_equity, strategy_fills
+from zvt_pipelines.trading.market_view import CandleCache, decision_window, last_prices
+
+ZERO = Decimal(0)
+LOOKBACK_BARS = 500
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    """A strategy's decision at `as_of` and the account it was made from."""
+
+    strategy: str
+    as_of: pd.Timestamp
+    plan: Any  # strategies.targets.RebalancePlan
+    prices: dict[InstrumentId, Decimal]
+    balances: dict[str, dict[str, Decimal]]
+    equity: Decimal
+    day_start_equity: Decimal
+
+
+@dataclass
+class ExecutionReport:
+    """What a rebalance sent and got back, per order and in total."""
+
+    strategy: str
+    as_of: pd.Timestamp
+    orders: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for o in self.orders if o["status"] in statuses)
+
+    @property
+    def fees(self) -> Decimal:
+        return sum((o["fee"] for o in self.orders), ZERO)
+
+    @property
+    def mean_slippage_bps(self) -> float | None:
+        values = [o["slippage_bps"] for o in self.orders if o.get("slippage_bps") is not None]
+        return sum(values) / len(values) if values else None
+
+
+def plan_rebalance(
+    db: Database, entry: Any, as_of: pd.Timestamp, cache: CandleCache | None = None
+) -> StrategyPlan:
+    """Run the strategy on what it could know at `as_of`; store its targets."""
+    from zvt_pipelines.strategies import (
+        MarketData,
+        PortfolioView,
+        PositionView,
+        build_strategy,
+        rebalance,
+    )
+
+    cache = cache or CandleCache(db)
+    strategy = build_strategy(entry)
+    instruments = entry.instrument_ids()
+    start, end = decision_window(as_of, entry.frequency, LOOKBACK_BARS)
+    frames = {i: cache.candles(i, entry.frequency, start, end) for i in instruments}
+    prices = last_prices(frames)
+    fills = strategy_fills(db, entry.name)
+    balances = account_balances(instruments, entry.capital, fills)
+    equity = account_equity(balances, prices)
+    day_start = as_of.floor("D")
+    day_prices = {
+        i: Decimal(repr(float(f.loc[f["ts"] < day_start, "close"].iloc[-1])))
+        for i, f in frames.items()
+        if (f["ts"] < day_start).any()
+    }
+    early = [f for f in fills if f.timestamp < day_start.to_pydatetime()]
+    day_start_equity = account_equity(
+        account_balances(instruments, entry.capital, early), day_prices or prices
+    )
+    positions = {
+        i: PositionView(i, balances[i.venue].get(i.base, ZERO), prices.get(i, ZERO))
+        for i in instruments
+        if balances[i.venue].get(i.base, ZERO) != 0
+    }
+    portfolio = PortfolioView(equity=equity, positions=positions, balances=balances)
+    market = MarketData(now=as_of, timeframe=entry.frequency, candles=frames)
+    plan = rebalance(strategy, market, portfolio)
+    return StrategyPlan(entry.name, as_of, plan, prices, balances, equity, day_start_equity)
+
+
+def store_targets(db: Database, decided: StrategyPlan) -> None:
+    """Replace the strategy's stored targets (what the drift sensor compares with) in one transaction."""
+    with db.transaction() as session:
+        session.execute(
+            sa.delete(TargetPositionRow).where(TargetPositionRow.strategy == decided.strategy)
+        )
+        for instrument, target in decided.plan.targets.items():
+            session.add(
+                TargetPositionRow(
+                    strategy=decided.strategy,
+                    venue=instrument.venue,
+                    symbol=instrument.symbol,
+                    quantity=target.quantity,
+                    price=decided.prices.get(instrument, ZERO),
+                    equity=decided.equity,
+                    as_of=decided.as_of.to_pydatetime(),
+                )
+            )
+
+
+def client_order_id(
+    strategy: str, as_of: pd.Timestamp, instrument: InstrumentId, side: str, amount: Decimal
+) -> str:
+    """A client order id derived from the decision, so a retried rebalance reuses it (≤ 36 chars)."""
+    digest = hashlib.sha256(
+        f"{strategy}|{as_of.isoformat()}|{instrument}|{side}|{amount}".encode()
+    ).hexdigest()
+    tag = "".join(ch for ch in strategy if ch.isalnum())[:8] or "s"
+    return f"zvt-{tag}-{digest}"[:36]
+
+
+def _step_down(amount: Decimal, step: Any) -> Decimal:
+    if not step:
+        return amount
+    step = Decimal(str(step))
+    return (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def _already_sent(db: Database, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    with db.engine.connect() as conn:
+        query = sa.select(CryptoOrder.client_order_id).where(CryptoOrder.client_order_id.in_(ids))
+        return set(conn.execute(query).scalars())
+
+
+def execute_plan(
+    db: Database, entry: Any, decided: StrategyPlan, venues: dict[str, Any]
+) -> ExecutionReport:
+    """Trade every instrument towards its target; record orders and fills; report them."""
+    from zvt_pipelines.oms.events import EventBus
+    from zvt_pipelines.oms.manager import OrderManager
+    from zvt_pipelines.oms.persistence import OrderRecorder
+
+    as_of = decided.as_of
+    report = ExecutionReport(entry.name, as_of)
+    risk = RiskState(entry.risk_limits.to_limits(entry.instrument_ids()))
+    risk.update_daily_pnl(decided.equity - decided.day_start_equity)
+    gross = sum(
+        (abs(decided.balances[i.venue].get(i.base, ZERO)) * p for i, p in decided.prices.items()),
+        ZERO,
+    )
+
+    def risk_check(order: Any, _state: Any) -> str | None:
+        instrument = InstrumentId.parse(f"{order.venue}:{order.symbol}")
+        decision = risk.check_order(
+            str(instrument),
+            order.side.value,
+            order.amount,
+            decided.prices[instrument],
+            decided.balances[order.venue].get(instrument.base, ZERO),
+            decided.equity,
+            gross,
+        )
+        return decision.message if isinstance(decision, RiskDenial) else None
+
+    bus = EventBus()
+    recorder = OrderRecorder(db, actor=f"strategy:{entry.name}").attach(bus)
+    manager = OrderManager(venues, bus, risk_check=risk_check, clock=lambda: as_of.to_pydatetime())
+    intents = _intents(decided, venues, manager)
+    sent_before = _already_sent(db, [intent["client_order_id"] for intent in intents])
+    try:
+        for intent in intents:
+            instrument = intent["instrument"]
+            row = {
+                "instrument": str(instrument),
+                "side": intent["side"],
+                "amount": intent["amount"],
+                "client_order_id": intent["client_order_id"],
+                "fee": ZERO,
+                "filled": ZERO,
+                "average_price": None,
+                "slippage_bps": None,
+                "reason": "",
+            }
+            if intent["client_order_id"] in sent_before:
+                report.orders.append({**row, "status": "ALREADY_SENT"})
+                continue
+            order = manager.new_order(
+                instrument.venue,
+                instrument.symbol,
+                intent["side"],
+                intent["type"],
+                intent["amount"],
+                intent.get("price"),
+                strategy=entry.name,
+                client_order_id=intent["client_order_id"],
+                **({"time_in_force": "IOC"} if intent["type"] == "limit" else {}),
+            )
+            manager.submit(order, reference_price=decided.prices[instrument])
+            arrival = intent["arrival"]
+            average = order.average_price
+            slippage = None
+            if average is not None and arrival:
+                sign = 1 if intent["side"] == Side.BUY else -1
+                slippage = float((average / arrival - 1) * 10_000) * sign
+            report.orders.append(
+                {
+                    **row,
+                    "status": order.status.value,
+                    "filled": order.filled,
+                    "average_price": average,
+                    "fee": order.fee,
+                    "slippage_bps": slippage,
+                    "reason": order.reason or "",
+                }
+            )
+    finally:
+        recorder.close()
+    return report
+
+
+def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> list[dict[str, Any]]:
+    """Orders that move each instrument to its target, rounded to the venue's amount step."""
+    intents = []
+    for instrument, target in decided.plan.targets.items():
+        delta = target.delta
+        if delta == 0:
+            continue
+        market = manager.markets(instrument.venue)[instrument.symbol]
+        amount = _step_down(abs(delta), market.get("precision", {}).get("amount"))
+        minimum = Decimal(str(market.get("limits", {}).get("amount", {}).get("min") or 0))
+        if amount <= 0 or amount < minimum:
+            continue
+        side = Side.BUY if delta > 0 else Side.SELL
+        intents.append(
+            {
+                "instrument": instrument,
+                "side": side,
+                "type": "market",
+                "amount": amount,
+                "arrival": _mid(venues[instrument.venue], instrument.symbol),
+                "client_order_id": client_order_id(
+                    decided.strategy, decided.as_of, instrument, side, amount
+                ),
+            }
+        )
+    for signal in decided.plan.limit_orders:
+        if signal.amount is None or signal.price is None:
+            continue
+        side = Side.BUY if signal.kind.value.lower() in ("buy",) else Side.SELL
+        intents.append(
+            {
+                "instrument": signal.instrument,
+                "side": side,
+                "type": "limit",
+                "amount": signal.amount,
+                "price": signal.price,
+                "arrival": _mid(venues[signal.instrument.venue], signal.instrument.symbol),
+                "client_order_id": client_order_id(
+                    decided.strategy, decided.as_of, signal.instrument, side, signal.amount
+                ),
+            }
+        )
+    return intents
+
+
+def _mid(venue: Any, symbol: str) -> Decimal | None:
+    book = venue.fetch_order_book(symbol, 5)
+    if not book["bids"] or not book["asks"]:
+        return None
+    return (Decimal(str(book["bids"][0][0])) + Decimal(str(book["asks"][0][0]))) / 2
+
+
+def update_positions(
+    db: Database,
+    entry: Any,
+    prices: dict[InstrumentId, Decimal],
+    at: datetime,
+    method: AccountingMethod = AccountingMethod.FIFO,
+) -> list[PositionSnapshot]:
+    """Rebuild the strategy's positions from all its fills, mark them and store them."""
+    book = PositionBook(method)
+    for fill in strategy_fills(db, entry.name):
+        book.apply(fill, entry.name)
+    for instrument, price in prices.items():
+        book.mark(instrument.venue, instrument.symbol, price)
+    snapshots = [position.snapshot(at) for position in book.positions.values()]
+    save_positions(db, snapshots)
+    return snapshots
