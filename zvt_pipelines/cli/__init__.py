@@ -3,7 +3,7 @@
 Commands import what they need when they run, so `zvt --help` stays fast.
 """
 
-from zvt_pipelines.cli import alerts, market, research  # noqa: F401 - imported to register commands
+from zvt_pipelines.cli import alerts, market, research, strategies  # noqa: F401 - registers commands
 from zvt_pipelines.cli.common import app
 
 __all__ = ["app"]
