@@ -255,9 +255,11 @@ def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> lis
             continue
         market = manager.markets(instrument.venue)[instrument.symbol]
         amount = _step_down(abs(delta), market.get("precision", {}).get("amount"))
-        minimum = Decimal(str(market.get("limits", {}).get("amount", {}).get("min") or 0))
-        if amount <= 0 or amount < minimum:
-            continue
+        limits = market.get("limits", {})
+        minimum = Decimal(str(limits.get("amount", {}).get("min") or 0))
+        min_cost = Decimal(str(limits.get("cost", {}).get("min") or 0))
+        if amount <= 0 or amount < minimum or amount * decided.prices[instrument] < min_cost:
+            continue  # too small to trade: the venue would refuse it, and it is not worth a fee
         side = Side.BUY if delta > 0 else Side.SELL
         intents.append(
             {

@@ -25,6 +25,7 @@ Semantics (documented because backtests depend on them):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -141,12 +142,15 @@ class MatchingEngine:
         self.open: dict[str, BookOrder] = {}  # the open subset, so scans never touch history
         self.last_price: dict[str, Decimal] = {}
         self.sequence = 0
+        # Ids carry a per-engine session tag: a paper venue rebuilt in a later run (or
+        # another process) must never reuse an order or execution id already recorded.
+        self.session = uuid.uuid4().hex[:8]
         self.on_fill: Callable[[BookOrder, Fill], None] = lambda order, fill: None
 
     def next_id(self) -> str:
-        """A fresh venue-wide sequence number, as text (order ids and execution ids)."""
+        """A fresh id: the session tag and a venue-wide sequence number (orders and executions)."""
         self.sequence += 1
-        return str(self.sequence)
+        return f"{self.session}-{self.sequence}"
 
     # -- submission -------------------------------------------------------------------------
 

@@ -1,0 +1,130 @@
+"""One strategy through the real rebalance path: targets, orders, fills, balances, positions,
+idempotent retries and the daily loss limit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from tests.trading_support import MARKETS, candle_database, fixed_weight
+from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.portfolio.position_store import load_positions
+from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder, MarketOhlcv
+from zvt_pipelines.strategies import parse_strategies_config
+from zvt_pipelines.trading.commands import as_of_for, rebalance_now
+from zvt_pipelines.trading.market_view import CandleCache, decision_window
+
+BTC = InstrumentId.parse("sim_a:BTC/USDT")
+
+
+def entry_of(**fields):
+    return parse_strategies_config([fixed_weight(**fields)]).strategies[0]
+
+
+@pytest.fixture
+def db(tmp_path):
+    return candle_database(tmp_path)
+
+
+def executions(db):
+    with db.transaction() as session:
+        return session.scalars(sa.select(CryptoExecution)).all()
+
+
+def last_close(db, entry) -> Decimal:
+    as_of = as_of_for(db, entry)
+    start, end = decision_window(as_of, "1h", 2)
+    frame = CandleCache(db).candles(BTC, "1h", start, end)
+    return Decimal(repr(float(frame["close"].iloc[-1])))
+
+
+def test_rebalance_buys_to_the_capped_target_and_books_everything(db):
+    """weight 1.0 but max_allocation 0.5: target = 0.5 × 10,000 / last close, rounded down
+    to the 0.00001 BTC step. Every fill pays 10 bps of its notional in USDT."""
+    entry = entry_of(risk_limits={"max_allocation": 0.5})
+    report = rebalance_now(db, MARKETS, entry)
+    assert [o["status"] for o in report.orders] == ["FILLED"]
+    fills = executions(db)
+    bought = sum((f.amount for f in fills), Decimal(0))
+    target = Decimal("0.5") * Decimal(10_000) / last_close(db, entry)
+    assert target - Decimal("0.00001") < bought <= target
+    notional = sum((f.amount * f.price for f in fills), Decimal(0))
+    fees = sum((f.fee for f in fills), Decimal(0))
+    assert fees == pytest.approx(notional * Decimal("0.001"), abs=Decimal("1e-8"))
+    assert all(f.fee_currency == "USDT" for f in fills)
+    (position,) = load_positions(db)
+    assert (position.strategy, position.venue, position.quantity) == ("fixed", "sim_a", bought)
+    # positions add a quote-currency fee to the cost of a buy (portfolio/positions.py)
+    assert position.average_entry_price == pytest.approx((notional + fees) / bought, rel=Decimal("1e-12"))
+    with db.transaction() as session:
+        order = session.scalars(sa.select(CryptoOrder)).one()
+    assert (
+        order.strategy == "fixed"
+        and order.status in ("FILLED", "SETTLED")
+        and order.filled == bought
+    )
+
+
+def test_a_retried_rebalance_sends_nothing_twice(db):
+    entry = entry_of(risk_limits={"max_allocation": 0.5})
+    rebalance_now(db, MARKETS, entry)
+    again = rebalance_now(db, MARKETS, entry)
+    assert all(o["status"] == "ALREADY_SENT" for o in again.orders) or not again.orders
+    assert len(executions(db)) == 1
+
+
+def test_daily_loss_limit_halts_new_risk_but_lets_positions_shrink(db):
+    """At 10:00 the same day the strategy bought 0.01 BTC at three times the market: a loss of
+    about 2 × 0.01 × price, far beyond the 50 USDT limit, so the day is halted."""
+    entry = entry_of(risk_limits={"max_allocation": 0.5, "daily_loss_limit": 50})
+    noon = datetime(2025, 3, 2, 12, tzinfo=UTC)  # trading is at noon: the day has begun
+    with db.transaction() as session:
+        session.execute(sa.delete(MarketOhlcv).where(MarketOhlcv.open_time >= noon))
+    as_of = as_of_for(db, entry)
+    assert as_of == pd.Timestamp(noon)
+    price = last_close(db, entry)
+    at = as_of.to_pydatetime() - timedelta(hours=2)
+    with db.transaction() as session:
+        session.add(
+            CryptoOrder(
+                client_order_id="loss-1",
+                venue="sim_a",
+                symbol="BTC/USDT",
+                side="buy",
+                order_type="market",
+                time_in_force="GTC",
+                amount=Decimal("0.01"),
+                status="FILLED",
+                filled=Decimal("0.01"),
+                strategy="fixed",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        session.flush()  # the fill's foreign key needs the order row first
+        session.add(
+            CryptoExecution(
+                execution_id="loss-1-t",
+                client_order_id="loss-1",
+                venue="sim_a",
+                symbol="BTC/USDT",
+                side="buy",
+                amount=Decimal("0.01"),
+                price=price * 3,
+                fee=Decimal(0),
+                fee_currency="USDT",
+                executed_at=at,
+            )
+        )
+    halted = rebalance_now(db, MARKETS, entry)
+    assert [o["status"] for o in halted.orders] == ["REJECTED"]
+    assert "daily" in halted.orders[0]["reason"].lower()
+    flat = entry_of(weight=0.0, risk_limits={"max_allocation": 0.5, "daily_loss_limit": 50})
+    reduced = rebalance_now(db, MARKETS, flat)
+    assert [(o["side"].value, o["amount"], o["status"]) for o in reduced.orders] == [
+        ("sell", Decimal("0.01"), "FILLED")
+    ]
