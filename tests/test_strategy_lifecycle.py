@@ -106,3 +106,34 @@ def test_drift_sensor_requests_one_rebalance_per_set_of_targets(tmp_path):
         ]  # the daemon runs a key once
     with db.transaction() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(CryptoExecution)) == 1
+
+
+def test_emergency_stop_job_flattens_and_blocks_further_rebalances(tmp_path):
+    db = candle_database(tmp_path)
+    strategies = write_strategies(tmp_path / "strategies.yaml", [fixed_weight("delta", weight=0.5)])
+    settings = Settings(
+        home=tmp_path, database_url=db.url, markets_path=DEFAULT_MARKETS, strategies_path=strategies
+    )
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        run_requests(defs, instance, tick(defs, instance, "strategy_deployments"))
+        config = {
+            "ops": {
+                "stop_strategy": {"config": {"strategy": "delta", "flatten": True, "actor": "test"}}
+            }
+        }
+        stop = defs.resolve_job_def("emergency_stop").execute_in_process(
+            run_config=config, instance=instance
+        )
+        assert stop.output_for_node("stop_strategy")["flattened"] == 1
+        again = defs.resolve_job_def("rebalance").execute_in_process(
+            partition_key="delta", instance=instance, run_config=QUIET
+        )
+        orders = again.output_for_node("executed_orders")
+    assert orders is None  # a stopped strategy trades nothing
+    with db.transaction() as session:
+        fills = session.scalars(sa.select(CryptoExecution)).all()
+    assert sum(f.side == "buy" and f.amount or 0 for f in fills) == sum(
+        f.side == "sell" and f.amount or 0 for f in fills
+    )
+    assert statuses(db)["delta"] is Status.STOPPED
