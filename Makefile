@@ -11,7 +11,7 @@ VENV := .venv
 export ZVT_HOME ?= $(CURDIR)/.zvt
 export DAGSTER_HOME ?= $(ZVT_HOME)/dagster
 
-.PHONY: setup demo test lint ui bench clean
+.PHONY: setup demo test lint ui mlflow bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,6 +33,9 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+mlflow: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri "sqlite:///$(ZVT_HOME)/mlflow.db" --host 127.0.0.1 --port 5000
 
 ui: setup
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml

@@ -68,3 +68,38 @@ def run_market_data(
             on_progress(outcome)
             results.append(outcome)
     return results
+
+
+def deploy_strategies(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    on_progress: Callable[[str, dg.ExecuteInProcessResult], None],
+) -> list[dg.ExecuteInProcessResult]:
+    """Tick the deployment sensor once and run the rebalances it asks for, as the daemon would."""
+    sensor = defs.resolve_sensor_def("strategy_deployments")
+    result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    job = defs.resolve_job_def("rebalance")
+    runs = []
+    for request in result.run_requests:
+        run = job.execute_in_process(
+            partition_key=request.partition_key,
+            instance=instance,
+            run_config=QUIET,
+            tags={"dagster/sensor_name": "strategy_deployments"},
+            raise_on_error=False,
+        )
+        on_progress(request.partition_key, run)
+        runs.append(run)
+    return runs
+
+
+def run_job(
+    defs: dg.Definitions, instance: dg.DagsterInstance, name: str, run_config: dict | None = None
+):
+    """Run one unpartitioned job in-process against the instance."""
+    config = {**QUIET, **(run_config or {})}
+    return defs.resolve_job_def(name).execute_in_process(
+        instance=instance, run_config=config, raise_on_error=False
+    )

@@ -22,12 +22,12 @@ app.add_typer(db_app, name="db")
 @app.command()
 @one_line_errors
 def demo(
-    days: int = typer.Option(2, help="How many complete UTC days (ending yesterday) to collect."),
+    days: int = typer.Option(3, help="How many complete UTC days (ending yesterday) to collect."),
     markets: Path | None = typer.Option(
         None, help="Markets file (default: ZVT_MARKETS or config/markets.yaml)."
     ),
 ) -> None:
-    """Run the main job on embedded defaults: collect, check and store market data."""
+    """Run the main job on embedded defaults: market data, strategies, orders, positions, analytics."""
     if not 1 <= days <= 31:
         fail(f"--days {days}: choose between 1 and 31")
     resolved = settings(markets)
@@ -42,10 +42,8 @@ def demo(
     import dagster as dg
 
     from definitions import defs
-    from launch import run_market_data
+    from launch import deploy_strategies, run_job, run_market_data
     from zvt_pipelines.markets import load_markets_config
-    from zvt_pipelines.storage.database import Database
-    from zvt_pipelines.storage.market_data import count_candles
 
     markets_config = load_markets_config(resolved.markets_path)
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
@@ -54,10 +52,10 @@ def demo(
         (first + timedelta(days=i)).isoformat() for i in range((yesterday - first).days + 1)
     ]
     typer.echo(
-        f"materialising {markets_config.timeframe} candles (+ 1h, 1d views and quality checks) for"
+        f"\n1. market data: {markets_config.timeframe} candles (+ 1h, 1d views, GX checks) for"
     )
-    typer.echo(f"  days        {', '.join(day_keys)}")
-    typer.echo(f"  instruments {', '.join(markets_config.instruments)}")
+    typer.echo(f"   days        {', '.join(day_keys)}")
+    typer.echo(f"   instruments {', '.join(markets_config.instruments)}")
 
     def progress(run: Any) -> None:
         notes = [f"failed: {', '.join(run.failed_checks)}"] if run.failed_checks else []
@@ -67,21 +65,77 @@ def demo(
             f"  [{status:>6}] {run.partition:<28} run {run.run_id[:8]}  {'; '.join(notes)}".rstrip()
         )
 
+    failures = []
     with dg.DagsterInstance.get() as instance:
         runs = run_market_data(defs, day_keys, markets_config.instruments, instance, progress)
+        failures += [run.partition for run in runs if not run.ok]
+
+        typer.echo(
+            f"\n2. strategies from {resolved.strategies_path.name}: deploy and rebalance on the simulated venues"
+        )
+
+        def traded(name: str, run: Any) -> None:
+            if not run.success:
+                failures.append(name)
+                typer.echo(f"  [FAILED] {name}")
+                return
+            orders = run.output_for_node("executed_orders")
+            sent = len(orders.orders) if orders is not None else 0
+            filled = (
+                orders.count("FILLED", "SETTLED", "PARTIALLY_FILLED") if orders is not None else 0
+            )
+            typer.echo(
+                f"  [    ok] {name:<24} orders sent {sent}, filled {filled}   run {run.run_id[:8]}"
+            )
+
+        deploy_strategies(defs, instance, traded)
+        extra_steps = (
+            ("portfolio_analytics", "portfolio performance, risk and attribution"),
+            ("backtest", "a backtest of the demo strategy, recorded in MLflow"),
+        )
+        available = _job_names(defs)
+        for step, (job_name, title) in enumerate(
+            (s for s in extra_steps if s[0] in available), start=3
+        ):
+            typer.echo(f"\n{step}. {title}")
+            run = run_job(defs, instance, job_name)
+            typer.echo(
+                f"  [{'ok' if run.success else 'FAILED':>6}] {job_name:<24} run {run.run_id[:8]}"
+            )
+            if not run.success:
+                failures.append(job_name)
+    _summary(resolved)
+    if failures:
+        fail(f"{len(failures)} step(s) failed: {', '.join(failures)}")
+
+
+def _job_names(defs: Any) -> set[str]:
+    return {job.name for job in defs.resolve_all_job_defs()}
+
+
+def _summary(resolved: Any) -> None:
+    from zvt_pipelines.portfolio.position_store import load_positions
+    from zvt_pipelines.storage.database import Database
+    from zvt_pipelines.storage.market_data import count_candles
+
     database = Database(resolved.database_url)
-    typer.echo("")
-    typer.echo(f"trading database {database.engine.url.render_as_string(hide_password=True)}")
+    typer.echo(f"\ntrading database {database.engine.url.render_as_string(hide_password=True)}")
     for timeframe in ("1m", "1h", "1d"):
         typer.echo(
-            f"  market_ohlcv {timeframe:>3}: {count_candles(database, timeframe=timeframe):>8} candles"
+            f"  market_ohlcv  {timeframe:>3}: {count_candles(database, timeframe=timeframe):>8} candles"
         )
-    failed = [run for run in runs if not run.ok]
-    typer.echo("")
-    typer.echo("Browse the asset graph, runs and checks, and launch backfills, in the Dagster UI:")
-    typer.echo("  make ui        # then open http://127.0.0.1:3000")
-    if failed:
-        fail(f"{len(failed)} of {len(runs)} runs failed or had failing checks")
+    for position in load_positions(database):
+        if position.quantity:
+            typer.echo(
+                f"  position {position.strategy:<22} {position.venue}:{position.symbol:<10} "
+                f"{position.quantity:>14} unrealised {position.unrealized_pnl:.2f}"
+            )
+    typer.echo("\nWhere to look:")
+    typer.echo(
+        "  make ui      Dagster UI on http://127.0.0.1:3000: asset graph, partitions, runs, checks, backfills"
+    )
+    typer.echo(f"  make mlflow  MLflow UI on http://127.0.0.1:5000 (runs in {resolved.mlflow_uri})")
+    typer.echo("  .venv/bin/zvt strategy list      strategies, status and drift")
 
 
 @app.command()
