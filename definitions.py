@@ -12,13 +12,16 @@ import os
 import dagster as dg
 
 from assets.market_data import build_market_data
+from assets.portfolio import PORTFOLIO_ASSETS, PORTFOLIO_JOBS
 from assets.research import RESEARCH_ASSETS, RESEARCH_JOBS
-from assets.trading import TRADING_ASSETS, StrategiesFile, rebalance_job
+from assets.trading import TRADING_ASSETS, rebalance_job
 from resources.alerting import build_alerting_resource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.mlflow import MlflowTracking
+from resources.strategies import StrategiesResource
 from sensors.alerts import ALERT_SENSORS
+from sensors.risk import RISK_SENSORS
 from sensors.trading import TRADING_JOBS, TRADING_SCHEDULES, TRADING_SENSORS
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.settings import Settings
@@ -30,15 +33,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     market_data = build_market_data(markets)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
     return dg.Definitions(
-        assets=[*market_data.assets, *TRADING_ASSETS, *RESEARCH_ASSETS],
+        assets=[*market_data.assets, *TRADING_ASSETS, *PORTFOLIO_ASSETS, *RESEARCH_ASSETS],
         asset_checks=market_data.checks,
-        jobs=[market_data.job, rebalance_job, *TRADING_JOBS, *RESEARCH_JOBS],
-        sensors=[*TRADING_SENSORS, *ALERT_SENSORS],
+        jobs=[market_data.job, rebalance_job, *TRADING_JOBS, *PORTFOLIO_JOBS, *RESEARCH_JOBS],
+        sensors=[*TRADING_SENSORS, *RISK_SENSORS, *ALERT_SENSORS],
         schedules=TRADING_SCHEDULES,
         resources={
             "database": TradingDatabase(url=settings.database_url),
             "markets": MarketsResource(config_path=str(settings.markets_path)),
-            "strategies": StrategiesFile(config_path=str(settings.strategies_path)),
+            "strategies": StrategiesResource(config_path=str(settings.strategies_path)),
             "mlflow": MlflowTracking(tracking_uri=tracking_uri, zvt_home=str(settings.home)),
             "alerting": build_alerting_resource(settings.database_url),
         },

@@ -12,7 +12,7 @@ import pandas as pd
 
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
-from zvt_pipelines.strategies import load_strategies_config
+from resources.strategies import StrategiesResource
 from zvt_pipelines.trading.lifecycle import Status, get_status
 from zvt_pipelines.trading.market_view import (
     CandleCache,
@@ -32,19 +32,6 @@ GROUP = "trading"
 strategies_partitions = dg.DynamicPartitionsDefinition(name="strategies")
 
 
-class StrategiesFile(dg.ConfigurableResource):
-    """The strategies file (ZVT_STRATEGIES, default config/strategies.yaml)."""
-
-    config_path: str
-
-    def entry(self, name: str) -> Any:
-        """The entry named `name`; a Failure naming the file when it is not there."""
-        entries = load_strategies_config(self.config_path).by_name()
-        if name not in entries:
-            raise dg.Failure(f"strategy {name!r} is not in {self.config_path}")
-        return entries[name]
-
-
 def _markdown_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "(none)"
@@ -56,7 +43,7 @@ def _markdown_table(rows: list[dict[str, Any]]) -> str:
 
 @dg.asset(partitions_def=strategies_partitions, group_name=GROUP, kinds={"python"})
 def strategy_signals(
-    context: dg.AssetExecutionContext, database: TradingDatabase, strategies: StrategiesFile
+    context: dg.AssetExecutionContext, database: TradingDatabase, strategies: StrategiesResource
 ) -> dg.Output:
     """The strategy's signals and target positions, decided on the candles closed by now."""
     db, name = database.get(), context.partition_key
@@ -126,7 +113,7 @@ def executed_orders(
     context: dg.AssetExecutionContext,
     database: TradingDatabase,
     markets: MarketsResource,
-    strategies: StrategiesFile,
+    strategies: StrategiesResource,
     target_positions: Any,
 ) -> dg.Output:
     """Orders that move each instrument to its target, through the order manager and its risk checks."""
@@ -166,7 +153,7 @@ def executed_orders(
     kinds={"python", "sql"},
 )
 def strategy_positions(
-    context: dg.AssetExecutionContext, database: TradingDatabase, strategies: StrategiesFile
+    context: dg.AssetExecutionContext, database: TradingDatabase, strategies: StrategiesResource
 ) -> dg.MaterializeResult:
     """Positions rebuilt from every fill (FIFO lots), marked at the last close, stored in crypto_positions."""
     db, entry = database.get(), strategies.entry(context.partition_key)

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import dagster as dg
 
-from assets.trading import StrategiesFile, rebalance_job, strategies_partitions
+from assets.trading import rebalance_job, strategies_partitions
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
-from zvt_pipelines.strategies import load_strategies_config
+from resources.strategies import StrategiesResource
 from zvt_pipelines.strategies.config import strategy_fingerprint
 from zvt_pipelines.trading.lifecycle import Status, statuses, sync_strategies
 
@@ -21,11 +21,11 @@ REBALANCE_CRON = os.environ.get("ZVT_REBALANCE_CRON", "0 * * * *")
     job=rebalance_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def strategy_deployments(
-    context: dg.SensorEvaluationContext, database: TradingDatabase, strategies: StrategiesFile
+    context: dg.SensorEvaluationContext, database: TradingDatabase, strategies: StrategiesResource
 ) -> dg.SensorResult:
     """Watch the strategies file: a new strategy becomes a partition and runs; a retuned one
     runs with its new parameters; every change is audited. No restart needed."""
-    entries = load_strategies_config(strategies.config_path).strategies
+    entries = strategies.entries()
     report = sync_strategies(
         database.get(), entries, actor=f"file:{os.path.basename(strategies.config_path)}"
     )
@@ -102,7 +102,7 @@ def stop_strategy(
     config: EmergencyStopConfig,
     database: TradingDatabase,
     markets: MarketsResource,
-    strategies: StrategiesFile,
+    strategies: StrategiesResource,
 ) -> dict:
     """Halt the strategy, cancel its open orders on every venue and flatten if asked (all audited)."""
     from zvt_pipelines.trading.commands import stop_now

@@ -44,3 +44,33 @@ def pg_url() -> str:
     pytest.skip(
         f"no PostgreSQL server answers at {PG_URL} (set ZVT_TEST_PG_URL to run these tests)"
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A freshly migrated trading database: a SQLite file, then a scratch PostgreSQL
+    database (created on the `pg_url` server and dropped afterwards)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from zvt_pipelines.storage.database import Database
+
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/zvt.db")
+        database.upgrade()
+        yield database
+        database.dispose()
+        return
+    base_url = request.getfixturevalue("pg_url")
+    name = f"zvt_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database = Database(str(sa.engine.make_url(base_url).set(database=name)))
+    database.upgrade()
+    yield database
+    database.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

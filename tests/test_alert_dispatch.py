@@ -4,7 +4,6 @@ retries, a channel that stays down, exactly-once re-delivery, throttling and dig
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,35 +23,11 @@ from zvt_pipelines.alerts.preferences import load_preferences
 from zvt_pipelines.alerts.routing import RoutingTable
 from zvt_pipelines.alerts.store import AlertStore, DeliveryStatus
 from zvt_pipelines.alerts.throttle import Throttle
-from zvt_pipelines.storage.database import Database
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SECRET = "hook-secret"
 BOTH = RoutingTable.from_mapping({"info": {"channels": ["webhook", "slack"]}})
 NO_WAIT = RetryPolicy(attempts=3, initial_delay=0.0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """A migrated database: a SQLite file, or a fresh database on the PostgreSQL server."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/alerts.db")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    base_url = request.getfixturevalue("pg_url")
-    name = f"zvt_alerts_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database = Database(str(sa.engine.make_url(base_url).set(database=name)))
-    database.upgrade()
-    yield database
-    database.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture

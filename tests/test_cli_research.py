@@ -110,7 +110,10 @@ def test_tracked_backtest_is_an_mlflow_run_with_its_params(tmp_path, shared_data
     run = client.get_run(summary["mlflow_run_id"])
     assert run.data.params["strategy.fast"] == "10" and run.data.params["strategy.slow"] == "40"
     assert run.data.params["engine.fee_bps"] == "10.0"
-    assert (run.data.params["data.venue"], run.data.params["data.symbols"]) == ("binance", "ETH/USDT")
+    assert (run.data.params["data.venue"], run.data.params["data.symbols"]) == (
+        "binance",
+        "ETH/USDT",
+    )
     assert run.data.params["data.start"].startswith("2024-01-01")
     assert run.data.metrics["sharpe"] == pytest.approx(summary["metrics"]["sharpe"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -20,35 +19,11 @@ from zvt_pipelines.oms.order import (
     intent_client_order_id,
 )
 from zvt_pipelines.oms.persistence import OrderRecorder
-from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import AuditLog, CryptoExecution, CryptoOrder
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOL = "BTC/USDT"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """A freshly migrated SQLite file, or a scratch PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/oms.db")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    base_url = request.getfixturevalue("pg_url")
-    name = f"zvt_oms_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database = Database(str(sa.engine.make_url(base_url).set(database=name)))
-    database.upgrade()
-    yield database
-    database.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def make_venue(venue_cls: type[PaperVenue] = PaperVenue) -> PaperVenue:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from zvt_pipelines.errors import PositionError
 from zvt_pipelines.model.orders import Fill, Liquidity, Side
@@ -23,7 +21,6 @@ from zvt_pipelines.portfolio.positions import (
     symbol_currencies,
     unrealised_pnl_vector,
 )
-from zvt_pipelines.storage.database import Database
 
 T0 = datetime(2024, 8, 5, tzinfo=UTC)
 
@@ -105,29 +102,6 @@ def test_vector_path_matches_decimal_path():
     quantities, entries = position_arrays([long, short])
     pnl = unrealised_pnl_vector(quantities, entries, np.array([[100.0, 50.0], [95.0, 60.0]]))
     np.testing.assert_allclose(pnl, [[20.0, 5.0], [10.0, -5.0]])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """A migrated database: a SQLite file, or a fresh database on the PostgreSQL server."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/x.db")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    base_url = request.getfixturevalue("pg_url")
-    name = f"zvt_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database = Database(str(sa.engine.make_url(base_url).set(database=name)))
-    database.upgrade()
-    yield database
-    database.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_store_upserts_one_row_per_position(db):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,7 +12,6 @@ import sqlalchemy as sa
 
 from zvt_pipelines.data.candles import read_candle_file, slice_candles
 from zvt_pipelines.errors import DataError, StorageError
-from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import count_candles, load_candles, replace_candles
 from zvt_pipelines.storage.models import AuditLog, CryptoExecution, CryptoOrder
 
@@ -26,29 +24,6 @@ EXPECTED_TABLES = {
     "funding_rates",
     "audit_log",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """A freshly migrated database: a SQLite file, or a new schema-less database on PostgreSQL."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/zvt.db")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    base_url = request.getfixturevalue("pg_url")
-    name = f"zvt_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database = Database(str(sa.engine.make_url(base_url).set(database=name)))
-    database.upgrade()
-    yield database
-    database.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_migrations_create_every_table_and_are_idempotent(db):

@@ -59,7 +59,9 @@ def test_rebalance_buys_to_the_capped_target_and_books_everything(db):
     (position,) = load_positions(db)
     assert (position.strategy, position.venue, position.quantity) == ("fixed", "sim_a", bought)
     # positions add a quote-currency fee to the cost of a buy (portfolio/positions.py)
-    assert position.average_entry_price == pytest.approx((notional + fees) / bought, rel=Decimal("1e-12"))
+    assert position.average_entry_price == pytest.approx(
+        (notional + fees) / bought, rel=Decimal("1e-12")
+    )
     with db.transaction() as session:
         order = session.scalars(sa.select(CryptoOrder)).one()
     assert (
