@@ -249,11 +249,15 @@ def var_table(
     """VaR and ES by every method at each horizon: one row per (method, horizon).
 
     Columns `method`, `horizon`, `confidence`, `var`, `es`, `scenarios`; historical uses
-    overlapping windows and Monte Carlo the multivariate normal with `seed`.
+    overlapping windows and Monte Carlo the multivariate normal with `seed`. When the
+    history is too short for overlapping windows of a horizon (fewer than 2 × horizon
+    rows), historical VaR scales the 1-period figure by √horizon instead.
     """
     rows = []
     for horizon in horizons:
-        rows.append(historical_var(returns, values, confidence, horizon))
+        short = np.asarray(returns).shape[0] < 2 * horizon
+        method = HorizonMethod.SQRT_TIME if short else HorizonMethod.OVERLAPPING
+        rows.append(historical_var(returns, values, confidence, horizon, method))
         rows.append(parametric_var(returns, values, confidence, horizon))
         rows.append(monte_carlo_var(returns, values, confidence, horizon, paths, seed))
     return pd.DataFrame(
