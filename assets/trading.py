@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
@@ -114,9 +115,13 @@ def executed_orders(
     database: TradingDatabase,
     markets: MarketsResource,
     strategies: StrategiesResource,
+    alerting: AlertingResource,
     target_positions: Any,
 ) -> dg.Output:
-    """Orders that move each instrument to its target, through the order manager and its risk checks."""
+    """Orders that move each instrument to its target, through the order manager and its risk
+    checks; fills, rejections and large slippage are sent as order-execution alerts."""
+    from zvt_pipelines.trading.order_alerts import execution_alerts
+
     if target_positions is None:
         return dg.Output(None, metadata={"orders_sent": 0})
     decided = target_positions
@@ -125,6 +130,11 @@ def executed_orders(
         markets.config(), decided.balances, clock=lambda: decided.as_of.to_pydatetime()
     )
     report = execute_plan(database.get(), entry, decided, venues)
+    alerts = execution_alerts(report)
+    if alerts:
+        with alerting.dispatcher() as dispatcher:
+            for alert in alerts:
+                dispatcher.submit(alert)
     rows = [
         {
             k: o[k]
@@ -140,6 +150,7 @@ def executed_orders(
             "orders_filled": report.count("FILLED", "SETTLED", "PARTIALLY_FILLED"),
             "orders_rejected": report.count("REJECTED", "EXPIRED"),
             "fees": float(report.fees),
+            "alerts": len(alerts),
             "mean_slippage_bps": float(slippage) if slippage is not None else 0.0,
             "order_table": dg.MetadataValue.md(_markdown_table(rows)),
         },

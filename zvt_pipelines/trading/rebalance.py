@@ -206,6 +206,7 @@ def execute_plan(
                 "fee": ZERO,
                 "filled": ZERO,
                 "average_price": None,
+                "arrival": intent["arrival"],
                 "slippage_bps": None,
                 "reason": "",
             }
