@@ -149,7 +149,7 @@ def performance_attribution(
 PORTFOLIO_ASSETS = [portfolio_performance, portfolio_risk, performance_attribution]
 portfolio_analytics = dg.define_asset_job(
     "portfolio_analytics",
-    selection=PORTFOLIO_ASSETS,
-    description="Performance, risk and attribution of the live strategies (after a rebalance).",
+    selection=dg.AssetSelection.groups(GROUP),
+    description="Performance, risk, attribution and execution quality of the live strategies.",
 )
 PORTFOLIO_JOBS = [portfolio_analytics]

@@ -120,6 +120,7 @@ def executed_orders(
 ) -> dg.Output:
     """Orders that move each instrument to its target, through the order manager and its risk
     checks; fills, rejections and large slippage are sent as order-execution alerts."""
+    from zvt_pipelines.trading.execution_quality import record_execution_quality
     from zvt_pipelines.trading.order_alerts import execution_alerts
 
     if target_positions is None:
@@ -130,6 +131,7 @@ def executed_orders(
         markets.config(), decided.balances, clock=lambda: decided.as_of.to_pydatetime()
     )
     report = execute_plan(database.get(), entry, decided, venues)
+    qualities = record_execution_quality(database.get(), report)
     alerts = execution_alerts(report)
     if alerts:
         with alerting.dispatcher() as dispatcher:
@@ -151,6 +153,9 @@ def executed_orders(
             "orders_rejected": report.count("REJECTED", "EXPIRED"),
             "fees": float(report.fees),
             "alerts": len(alerts),
+            "fill_rate": float(sum(q.fill_rate for q in qualities) / len(qualities))
+            if qualities
+            else 0.0,
             "mean_slippage_bps": float(slippage) if slippage is not None else 0.0,
             "order_table": dg.MetadataValue.md(_markdown_table(rows)),
         },
@@ -198,10 +203,34 @@ def strategy_positions(
     )
 
 
-TRADING_ASSETS = [strategy_signals, target_positions, executed_orders, strategy_positions]
 rebalance_job = dg.define_asset_job(
     "rebalance",
     selection=dg.AssetSelection.groups(GROUP),
     partitions_def=strategies_partitions,
     description="One rebalance of one strategy: signals, targets, orders, positions.",
 )
+
+
+@dg.asset(group_name="portfolio", deps=[executed_orders], kinds={"python", "sql"})
+def execution_quality(database: TradingDatabase) -> dg.MaterializeResult:
+    """Execution quality of every order so far, aggregated per strategy and per venue:
+    notional-weighted slippage against arrival and interval VWAP, fill rate, latency, cost."""
+    from zvt_pipelines.trading.execution_quality import quality_summary
+
+    summary = quality_summary(database.get())
+    tables = {
+        f"by_{by}": dg.MetadataValue.md(
+            _markdown_table(frame.round(4).reset_index().to_dict("records"))
+        )
+        for by, frame in summary.items()
+    }
+    return dg.MaterializeResult(metadata=tables)
+
+
+TRADING_ASSETS = [
+    strategy_signals,
+    target_positions,
+    executed_orders,
+    strategy_positions,
+    execution_quality,
+]

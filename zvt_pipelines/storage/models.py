@@ -165,3 +165,5 @@ class AuditLog(Base):
 from zvt_pipelines.storage import alert_models  # noqa: E402,F401 - registers alerts, alert_deliveries
 
 from zvt_pipelines.storage import lifecycle_models  # noqa: E402,F401 - registers strategy_status, target_positions
+
+from zvt_pipelines.storage import quality_models  # noqa: E402,F401 - registers execution_quality

@@ -11,6 +11,7 @@ from zvt_pipelines.markets import MarketsConfig
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.trading.accounts import account_balances, strategy_fills
 from zvt_pipelines.trading.emergency import StopReport, emergency_stop
+from zvt_pipelines.trading.execution_quality import record_execution_quality
 from zvt_pipelines.trading.market_view import CandleCache, latest_close
 from zvt_pipelines.trading.rebalance import (
     ExecutionReport,
@@ -35,12 +36,13 @@ def as_of_for(db: Database, entry: Any) -> pd.Timestamp:
 def rebalance_now(
     db: Database, markets: MarketsConfig, entry: Any, cache: CandleCache | None = None
 ) -> ExecutionReport:
-    """Plan, store targets, execute and update positions for one strategy, in one call."""
+    """Plan, store targets, execute, measure execution quality and update positions, in one call."""
     as_of = as_of_for(db, entry)
     decided = plan_rebalance(db, entry, as_of, cache)
     store_targets(db, decided)
     venues = trading_venues(markets, decided.balances, clock=lambda: as_of.to_pydatetime())
     report = execute_plan(db, entry, decided, venues)
+    record_execution_quality(db, report, cache)
     update_positions(db, entry, decided.prices, as_of.to_pydatetime())
     return report
 
