@@ -162,8 +162,11 @@ class AuditLog(Base):
     new: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 
-from zvt_pipelines.storage import alert_models  # noqa: E402,F401 - registers alerts, alert_deliveries
 
-from zvt_pipelines.storage import lifecycle_models  # noqa: E402,F401 - registers strategy_status, target_positions
-
-from zvt_pipelines.storage import quality_models  # noqa: E402,F401 - registers execution_quality
+# The other tables live in modules of their own; importing them here registers them on
+# Base.metadata, so Alembic and `create_all` see the whole schema from this one module.
+from zvt_pipelines.storage import (  # noqa: E402,F401
+    alert_models,
+    lifecycle_models,
+    quality_models,
+)
