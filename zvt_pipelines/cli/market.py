@@ -149,13 +149,16 @@ def ingest(
     end: str = typer.Option(..., help="Day after the last, YYYY-MM-DD (exclusive)."),
     timeframe: str = typer.Option("1m", help="Candle timeframe, e.g. 1m, 1h, 1d."),
     file: Path | None = typer.Option(
-        None, help="Import this candle file (CSV, CSV.gz or Parquet) instead."
+        None, help="Import this file (CSV, CSV.gz or Parquet) instead."
+    ),
+    funding: bool = typer.Option(
+        False, "--funding", help="Funding rates of perpetuals instead of candles."
     ),
     markets: Path | None = typer.Option(
         None, help="Markets file (default: ZVT_MARKETS or config/markets.yaml)."
     ),
 ) -> None:
-    """Download candles from a venue (simulated, ccxt) or import a file into the trading database."""
+    """Download candles (or --funding rates) from a venue, or import a file, into the trading database."""
     import pandas as pd
 
     from zvt_pipelines.data.ingest import ingest_range
@@ -172,9 +175,12 @@ def ingest(
     if file is not None and len(instruments) != 1:
         fail(f"--symbols {symbols!r}: a --file holds one symbol")
     resolved = settings(markets)
-    source = _ingest_source(venue, file, resolved)
     database = Database(resolved.database_url)
     database.upgrade()
+    if funding:
+        _ingest_funding(database, venue, instruments, file, resolved, first, after)
+        return
+    source = _ingest_source(venue, file, resolved)
     for instrument in instruments:
         summary, _ = ingest_range(
             database,
@@ -188,6 +194,31 @@ def ingest(
             f"{instrument} {timeframe}: {summary.rows} candles stored "
             f"({summary.first} .. {summary.last}), {summary.missing} missing"
         )
+
+
+def _ingest_funding(
+    database: Any,
+    venue: str,
+    instruments: list,
+    file: Path | None,
+    resolved: Any,
+    first: Any,
+    after: Any,
+) -> None:
+    import pandas as pd
+
+    from zvt_pipelines.data.funding import download_funding, ingest_funding, read_funding_file
+
+    start, end = pd.Timestamp(first, tz="UTC"), pd.Timestamp(after, tz="UTC")
+    for instrument in instruments:
+        if file is not None:
+            frame = read_funding_file(file)
+        else:
+            frame = download_funding(
+                _ingest_source(venue, None, resolved), instrument.symbol, start, end
+            )
+        rows = ingest_funding(database, frame, instrument, start, end)
+        typer.echo(f"{instrument} funding: {rows} settlements stored")
 
 
 def _ingest_source(venue: str, file: Path | None, resolved: Any) -> Any:
