@@ -106,3 +106,64 @@ def test_db_upgrade_reports_the_revision(tmp_path):
     result = run(["db", "upgrade"], tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith(f"at revision {head}")
+
+
+def test_ingest_from_a_ccxt_venue_through_the_markets_file(tmp_path, shared_data):
+    """`zvt ingest` from a real ccxt.binance pointed (by the markets file) at the local
+    Binance emulator: two days of 1m candles arrive exactly as the emulator serves them."""
+    import pandas as pd
+    import yaml
+
+    from tests.fakes.binance_server import BinanceEmulator
+    from zvt_pipelines.data.candles import read_candle_file, slice_candles
+    from zvt_pipelines.storage.market_data import load_candles
+
+    source = read_candle_file(shared_data / "binance_BTC-USDT_1m.csv.gz")
+    start, end = pd.Timestamp("2025-06-05", tz="UTC"), pd.Timestamp("2025-06-07", tz="UTC")
+    with BinanceEmulator() as emulator:
+        emulator.set_candles("BTCUSDT", "1m", slice_candles(source, start, end))
+        api = f"{emulator.base_url}/api/v3"
+        markets = tmp_path / "markets.yaml"
+        markets.write_text(
+            yaml.safe_dump(
+                {
+                    "start_date": "2025-06-01",
+                    "venues": {
+                        "binance": {
+                            "kind": "ccxt",
+                            "exchange": "binance",
+                            "urls": {"public": api, "private": api},
+                            "options": {
+                                "fetchMarkets": {"types": ["spot"]},
+                                "fetchCurrencies": False,
+                                "fetchMargins": False,
+                            },
+                        }
+                    },
+                    "instruments": ["binance:BTC/USDT"],
+                }
+            )
+        )
+        result = run(
+            [
+                "ingest",
+                "--venue",
+                "binance",
+                "--symbols",
+                "BTC/USDT",
+                "--start",
+                "2025-06-05",
+                "--end",
+                "2025-06-07",
+                "--markets",
+                str(markets),
+            ],
+            tmp_path,
+        )
+        pages = len(emulator.requests("/api/v3/klines"))
+    assert result.exit_code == 0, result.output
+    assert "2880 candles stored" in result.output and pages >= 3
+    database = Database(f"sqlite:///{tmp_path / 'home' / 'zvt.db'}")
+    pd.testing.assert_frame_equal(
+        load_candles(database, "binance", "BTC/USDT", "1m"), slice_candles(source, start, end)
+    )

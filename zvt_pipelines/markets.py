@@ -36,9 +36,10 @@ class VenueConfig(BaseModel):
     pattern: str = "{exchange}_{base}-{quote}_{timeframe}.csv.gz"
     options: dict[str, Any] = Field(default_factory=dict)
     sandbox: bool = False
-    trading: Literal["paper", "live"] = (
-        "paper"  # ccxt venues: paper-trade on live books unless "live"
-    )
+    # ccxt venues: paper-trade against the live books unless "live"
+    trading: Literal["paper", "live"] = "paper"
+    # ccxt API sections to redirect (a testnet, a proxy)
+    urls: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _needs_folder(self) -> VenueConfig:

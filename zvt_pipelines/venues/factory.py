@@ -53,8 +53,13 @@ def build_sources(
             from zvt_pipelines.venues.credentials import load_credentials
 
             sources[name] = CcxtVenue(
-                venue.exchange or name, credentials=load_credentials(name), options=venue.options
+                venue.exchange or name,
+                credentials=load_credentials(name),
+                options=venue.options,
+                urls=venue.urls or None,
             )
+            if venue.sandbox:  # the exchange's testnet, where ccxt knows one
+                sources[name].exchange.set_sandbox_mode(True)
     return sources
 
 
