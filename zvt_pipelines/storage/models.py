@@ -162,7 +162,6 @@ class AuditLog(Base):
     new: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 
-
 # The other tables live in modules of their own; importing them here registers them on
 # Base.metadata, so Alembic and `create_all` see the whole schema from this one module.
 from zvt_pipelines.storage import (  # noqa: E402,F401

@@ -78,7 +78,8 @@ class StrategyConfig(BaseModel):
     type: str
     symbols: list[str] = Field(min_length=1)
     amount_per_trade: Decimal = Field(gt=0)
-    capital: Decimal = Field(Decimal(10_000), gt=0)  # paper capital per venue account, quote currency
+    # paper capital of each venue account, in the quote currency of its first instrument
+    capital: Decimal = Field(Decimal(10_000), gt=0)
     frequency: str = "1h"
     exchanges: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
