@@ -8,6 +8,7 @@ import pandas as pd
 from zvt_pipelines.backtest.engine import BPS, BacktestSettings, check_candles, fill_prices
 from zvt_pipelines.backtest.kernels import rolling_means_nb, sma_cross_grid_nb
 from zvt_pipelines.backtest.signals import check_windows
+from zvt_pipelines.errors import ConfigError
 
 
 def sma_cross_grid(
@@ -27,6 +28,11 @@ def sma_cross_grid(
         Columns fast, slow, final_equity, trades; one row per pair, in input order.
     """
     settings = settings or BacktestSettings()
+    if settings.models_execution:
+        raise ConfigError(
+            "sma_cross_grid: the grid kernel prices fills with fee, fixed slippage and fill price "
+            "only; run each point with run_targets for maker fees, spreads, impact or volume caps"
+        )
     check_candles(frame)
     for fast, slow in pairs:
         check_windows(fast, slow)

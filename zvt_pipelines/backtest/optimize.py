@@ -423,8 +423,9 @@ class SmaCrossObjective:
         return float(result.metrics[self.metric])
 
     def grid_scorer(self) -> Callable[[list[Params]], np.ndarray] | None:
-        """A whole-grid scorer of final equity, or None for any other metric."""
-        if self.metric != "final_equity":
+        """A whole-grid scorer of final equity, or None for any other metric (and when the
+        settings model execution costs the grid kernel does not, e.g. a volume cap)."""
+        if self.metric != "final_equity" or self.settings.models_execution:
             return None
 
         def score(points: list[Params]) -> np.ndarray:

@@ -31,9 +31,12 @@ class BacktestResult:
     equity : account value at each bar's close, indexed by the bar's open time
     position : units held after each bar's fill, same index
     fills : one row per fill: time, units (signed), price, fee, position (units after)
+        and slippage_cost (see `build_result`); a volume cap or a resting limit order
+        can split one target into several fills, at most one per bar
     trades : round trips from flat to flat (see `round_trips`); an open one last
     final_equity : equity at the last close (an open position marked, not sold)
-    fees_paid : sum of all fill fees
+    fees_paid : sum of all fill fees (a maker rebate counts negative)
+    slippage_cost : sum of the fills' slippage_cost (slippage, half spread and impact)
     n_trades : number of entries (fills that open a position from flat)
     daily_returns : daily simple returns of the equity (see `daily_returns_from_equity`)
     metrics : flat dict of floats (NaN where undefined), see `performance_metrics`
@@ -45,6 +48,7 @@ class BacktestResult:
     trades: pd.DataFrame
     final_equity: float
     fees_paid: float
+    slippage_cost: float
     n_trades: int
     daily_returns: pd.Series
     metrics: dict[str, float] = field(default_factory=dict)
@@ -107,7 +111,7 @@ def performance_metrics(
     bar-level equity curve (peak to trough, and how long until it was regained);
     trade statistics use closed trades
     only; exposure is the share of bars holding a position; turnover is traded notional
-    over mean equity.
+    over mean equity; slippage_cost is the fills' total price cost in quote currency.
     """
     closed = trades.loc[~trades["is_open"], "pnl"].to_numpy(dtype="float64")
     stats = metrics.trade_statistics(closed)
@@ -137,6 +141,7 @@ def performance_metrics(
         "profit_factor": stats.profit_factor,
         "exposure": metrics.exposure(position.to_numpy(dtype="float64")),
         "turnover": metrics.turnover(notional, equity.to_numpy(dtype="float64")),
+        "slippage_cost": float(fills["slippage_cost"].sum()),
     }
 
 
@@ -149,10 +154,16 @@ def build_result(
     ts: pd.Series,
     last_close: float,
     kernel_output: tuple,
+    fill_base: np.ndarray,
     initial_cash: float,
     annualization: float,
 ) -> BacktestResult:
-    """Wrap the fill loop's arrays (see `kernels.simulate_nb`) into a `BacktestResult`."""
+    """Wrap the fill loop's arrays (see `kernels.simulate_nb`) into a `BacktestResult`.
+
+    `fill_base` is each bar's price before costs; a fill's slippage_cost is
+    ``units * (price - base)``, what the fill lost to slippage and impact (>= 0 both
+    ways: a buy pays above base, a sell receives below it).
+    """
     equity_values, units_held, fill_bar, fill_units, fill_price, fill_fee, n_fills = kernel_output
     index = pd.DatetimeIndex(ts, name="ts")
     equity = pd.Series(equity_values, index=index, name="equity")
@@ -165,6 +176,7 @@ def build_result(
             "price": fill_price[:n_fills],
             "fee": fill_fee[:n_fills],
             "position": units_held[bars],
+            "slippage_cost": fill_units[:n_fills] * (fill_price[:n_fills] - fill_base[bars]),
         }
     )
     opens_position = (fill_units[:n_fills] > 0) & (units_held[np.maximum(bars - 1, 0)] == 0)
@@ -177,6 +189,7 @@ def build_result(
         trades=trades,
         final_equity=float(equity_values[-1]),
         fees_paid=float(fill_fee[:n_fills].sum()),
+        slippage_cost=float(fills["slippage_cost"].sum()),
         n_trades=int(opens_position.sum()),
         daily_returns=daily,
         metrics=performance_metrics(daily, trades, equity, position, fills, annualization),
