@@ -29,7 +29,7 @@ def test_quality_row_matches_an_independent_computation(tmp_path):
         fills = session.scalars(sa.select(CryptoExecution)).all()
     # arrival: the simulated venue's mid at the decision time, asked again here
     venue = build_sources(MARKETS, clock=lambda: report.as_of.to_pydatetime())["sim_a"]
-    book = venue.fetch_order_book("BTC/USDT", 5)
+    book = venue.fetch_order_book("BTC/USDT")
     arrival = (Decimal(str(book["bids"][0][0])) + Decimal(str(book["asks"][0][0]))) / 2
     average = sum(f.amount * f.price for f in fills) / sum(f.amount for f in fills)
     assert row.arrival_price == arrival

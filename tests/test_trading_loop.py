@@ -130,3 +130,14 @@ def test_daily_loss_limit_halts_new_risk_but_lets_positions_shrink(db):
     assert [(o["side"].value, o["amount"], o["status"]) for o in reduced.orders] == [
         ("sell", Decimal("0.01"), "FILLED")
     ]
+
+
+def test_an_all_in_target_is_capped_by_the_cash_at_the_ask(db):
+    """weight 1.0 and max_allocation 1.0 want all 10,000 USDT in BTC at the last close; the
+    buy fills at the ask plus a 10 bps fee, so it is shrunk to what the cash pays there and
+    the USDT balance never goes negative."""
+    entry = entry_of(risk_limits={"max_allocation": 1.0})
+    report = rebalance_now(db, MARKETS, entry)
+    assert [o["status"] for o in report.orders] == ["FILLED"]
+    spent = sum((f.amount * f.price + f.fee for f in executions(db)), Decimal(0))
+    assert Decimal(10_000) - Decimal(30) < spent <= Decimal(10_000)

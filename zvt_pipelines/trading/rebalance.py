@@ -255,7 +255,13 @@ def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> lis
         if delta == 0:
             continue
         market = manager.markets(instrument.venue)[instrument.symbol]
-        amount = _step_down(abs(delta), market.get("precision", {}).get("amount"))
+        book = _top(venues[instrument.venue], instrument.symbol)
+        wanted = abs(delta)
+        if delta > 0 and book is not None:  # a buy never spends more than the free quote balance
+            cash = decided.balances[instrument.venue].get(instrument.quote, ZERO)
+            fee = Decimal(str(market.get("taker") or 0))
+            wanted = min(wanted, max(cash, ZERO) / (book[1] * (1 + fee)))
+        amount = _step_down(wanted, market.get("precision", {}).get("amount"))
         limits = market.get("limits", {})
         minimum = Decimal(str(limits.get("amount", {}).get("min") or 0))
         min_cost = Decimal(str(limits.get("cost", {}).get("min") or 0))
@@ -268,7 +274,7 @@ def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> lis
                 "side": side,
                 "type": "market",
                 "amount": amount,
-                "arrival": _mid(venues[instrument.venue], instrument.symbol),
+                "arrival": None if book is None else (book[0] + book[1]) / 2,
                 "client_order_id": client_order_id(
                     decided.strategy, decided.as_of, instrument, side, amount
                 ),
@@ -294,11 +300,17 @@ def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> lis
     return intents
 
 
-def _mid(venue: Any, symbol: str) -> Decimal | None:
-    book = venue.fetch_order_book(symbol, 5)
+def _top(venue: Any, symbol: str) -> tuple[Decimal, Decimal] | None:
+    """Best bid and ask of the venue's book (None when a side is empty)."""
+    book = venue.fetch_order_book(symbol)
     if not book["bids"] or not book["asks"]:
         return None
-    return (Decimal(str(book["bids"][0][0])) + Decimal(str(book["asks"][0][0]))) / 2
+    return Decimal(str(book["bids"][0][0])), Decimal(str(book["asks"][0][0]))
+
+
+def _mid(venue: Any, symbol: str) -> Decimal | None:
+    top = _top(venue, symbol)
+    return None if top is None else (top[0] + top[1]) / 2
 
 
 def update_positions(
