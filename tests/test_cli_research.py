@@ -184,3 +184,51 @@ def test_optimize_grid_best_point_is_the_best_single_backtest(tmp_path, shared_d
     winner = max(finals, key=finals.get)
     assert (best["params"]["fast"], best["params"]["slow"]) == winner
     assert best["score"] == pytest.approx(finals[winner], rel=1e-6)
+
+
+def test_event_engine_agrees_with_the_bar_engine_on_the_contract(tmp_path, shared_data):
+    """sma_cross through the live order path (amounts rounded to 1e-8 BTC) against the fast
+    engine's contract on the same two months: same entries, equity within 1e-6."""
+    from typer.testing import CliRunner
+
+    from zvt_pipelines.backtest.contract import run_sma_cross
+    from zvt_pipelines.cli import app
+
+    data = shared_data / "binance_BTC-USDT_1h.csv.gz"
+    args = [
+        "backtest",
+        "--engine",
+        "event",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=30",
+        "--market",
+        f"binance:BTC/USDT={data}",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-03-01",
+        "--fee-bps",
+        "10",
+        "--json",
+        "--no-track",
+    ]
+    result = CliRunner().invoke(app, args, env={"ZVT_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    frame = read_candle_file(data)
+    window = frame.loc[(frame["ts"] >= "2024-01-01") & (frame["ts"] < "2024-03-01")].reset_index(
+        drop=True
+    )
+    reference = run_sma_cross(window, 10, 30, 10.0, 10_000.0)
+    assert summary["trades"] == reference.n_trades
+    assert summary["final_equity"] == pytest.approx(reference.final_equity, rel=1e-6)
+    bad = CliRunner().invoke(
+        app,
+        ["backtest", "--engine", "event", "--market", "binance:BTC/USDT"],
+        env={"ZVT_HOME": str(tmp_path)},
+    )
+    assert bad.exit_code == 2 and "--market 'binance:BTC/USDT'" in bad.output

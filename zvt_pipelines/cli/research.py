@@ -58,8 +58,9 @@ def load_frame(data: Path, start: str | None, end: str | None) -> Any:
 @one_line_errors
 def backtest(
     strategy: str = typer.Option("sma_cross", help="A registered strategy (bar-level families)."),
-    data: Path = typer.Option(
-        ..., help="Candle file: timestamp,open,high,low,close,volume (CSV, .gz, Parquet)."
+    data: Path | None = typer.Option(
+        None,
+        help="bar engine: candle file timestamp,open,high,low,close,volume (CSV, .gz, Parquet).",
     ),
     param: list[str] = typer.Option([], help="Strategy parameter key=value; repeat for several."),
     fee_bps: float = typer.Option(10.0, help="Fee in bps of the notional of every fill."),
@@ -76,10 +77,47 @@ def backtest(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     track: bool = typer.Option(True, "--track/--no-track", help="Record the run in MLflow."),
+    engine: str = typer.Option(
+        "bar", help="bar (fast, one instrument) or event (the live order path)."
+    ),
+    market: list[str] = typer.Option(
+        [],
+        help="event engine: INSTRUMENT=FILE, e.g. binance:BTC/USDT=binance_BTC-USDT_1h.csv.gz; repeat.",
+    ),
+    funding: list[str] = typer.Option(
+        [], help="event engine: PERP_INSTRUMENT=FUNDING_FILE; repeat."
+    ),
+    half_spread_bps: float = typer.Option(
+        0.0, help="event engine: half the synthetic spread, bps."
+    ),
+    holding: list[str] = typer.Option(
+        [],
+        help="event engine: starting inventory VENUE:CURRENCY=AMOUNT (e.g. kraken:BTC=0.5); repeat.",
+    ),
 ) -> None:
-    """Backtest a strategy on a candle file: signal on bar t's close, fill at bar t+1."""
-    if not data.is_file():
-        fail(f"--data {str(data)!r}: no such file")
+    """Backtest a strategy on candle files: signal on bar t's close, fill at bar t+1."""
+    if engine == "event":
+        _event_backtest(
+            strategy,
+            param,
+            market,
+            funding,
+            holding,
+            fee_bps,
+            half_spread_bps,
+            cash,
+            start,
+            end,
+            json_output,
+            track,
+        )
+        return
+    if engine != "bar":
+        fail(f"--engine {engine!r}: choose bar or event")
+    if data is None or not data.is_file():
+        fail(
+            f"--data {str(data) if data else None!r}: no such file (the bar engine needs one candle file)"
+        )
     from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
     from zvt_pipelines.backtest.result import json_float
 
@@ -157,6 +195,135 @@ def backtest(
         typer.echo(
             f"  MLflow run {summary['mlflow_run_id']} (mlflow ui --backend-store-uri {settings().mlflow_uri})"
         )
+
+
+def _pairs(values: list[str], option: str) -> dict[Any, Path]:
+    from zvt_pipelines.model.instrument import InstrumentId
+
+    pairs = {}
+    for value in values:
+        instrument, sep, path = value.partition("=")
+        if not sep:
+            fail(
+                f"{option} {value!r}: expected INSTRUMENT=FILE, e.g. binance:BTC/USDT=candles.csv.gz"
+            )
+        if not Path(path).is_file():
+            fail(f"{option} {value!r}: no such file {path!r}")
+        pairs[InstrumentId.parse(instrument)] = Path(path)
+    return pairs
+
+
+def _event_backtest(
+    strategy: str,
+    param: list[str],
+    market: list[str],
+    funding: list[str],
+    holding: list[str],
+    fee_bps: float,
+    half_spread_bps: float,
+    cash: float,
+    start: str | None,
+    end: str | None,
+    json_output: bool,
+    track: bool,
+) -> None:
+    """The event-driven path: any family, several instruments and venues, funding."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from zvt_pipelines.backtest.event_driven import run_backtest
+    from zvt_pipelines.backtest.result import json_float
+    from zvt_pipelines.backtest.synthetic_books import VenueFees
+    from zvt_pipelines.data.candles import read_candle_file
+    from zvt_pipelines.data.funding import read_funding_file
+    from zvt_pipelines.strategies import get_strategy
+
+    files = _pairs(market, "--market")
+    if not files:
+        fail("--market: the event engine needs at least one INSTRUMENT=FILE")
+    candles = {instrument: read_candle_file(path) for instrument, path in files.items()}
+    rates = {
+        i: read_funding_file(p).rename(columns={"rate": "funding_rate"})
+        for i, p in _pairs(funding, "--funding").items()
+    }
+    first = max(frame["ts"].iloc[0] for frame in candles.values())
+    last = min(frame["ts"].iloc[-1] for frame in candles.values())
+    window_start = pd.Timestamp(start, tz="UTC") if start else first
+    window_end = pd.Timestamp(end, tz="UTC") if end else last + pd.Timedelta(microseconds=1)
+    # like the bar engine, the strategy sees only [start, end): its indicators warm up inside
+    candles = {
+        i: f.loc[(f["ts"] >= window_start) & (f["ts"] < window_end)].reset_index(drop=True)
+        for i, f in candles.items()
+    }
+    holdings: dict[str, dict[str, Decimal]] = {}
+    for value in holding:
+        where, sep, amount = value.partition("=")
+        venue, colon, currency = where.partition(":")
+        try:
+            quantity = Decimal(amount)
+        except ArithmeticError:
+            quantity = None
+        if not (sep and colon and venue and currency) or quantity is None or quantity < 0:
+            fail(f"--holding {value!r}: expected VENUE:CURRENCY=AMOUNT, e.g. kraken:BTC=0.5")
+        holdings.setdefault(venue, {})[currency] = quantity
+    params = parse_params(param)
+    family = get_strategy(strategy)
+    instance = family(params, label=strategy, instruments=list(candles))
+    result = run_backtest(
+        instance,
+        candles,
+        window_start,
+        window_end,
+        Decimal(repr(cash)),
+        funding=rates or None,
+        fees=VenueFees(Decimal(repr(fee_bps)), Decimal(repr(fee_bps))),
+        half_spread_bps=Decimal(repr(half_spread_bps)),
+        initial_holdings=holdings or None,
+    )
+    summary = {
+        "strategy": strategy,
+        "engine": "event",
+        "params": instance.params.model_dump(mode="json"),
+        "markets": {str(i): str(p) for i, p in files.items()},
+        "data": {"start": str(window_start), "end": str(window_end)},
+        "final_equity": result.final_equity,
+        "trades": result.n_trades,
+        "fees": result.fees_paid,
+        "funding_income": float(result.funding_income),
+        "metrics": {
+            k: json_float(result.metrics.get(k, float("nan")))
+            for k in ("sharpe", "sortino", "max_drawdown", "calmar", "var_95", "cvar_95")
+        },
+        "mlflow_run_id": None,
+    }
+    if track:
+        settings()
+        from zvt_pipelines.backtest.replay import Replay
+        from zvt_pipelines.tracking import track_backtest
+
+        summary["mlflow_run_id"] = track_backtest(
+            result,
+            strategy_name=strategy,
+            params=summary["params"],
+            engine_settings={
+                "engine": "event",
+                "fee_bps": fee_bps,
+                "half_spread_bps": half_spread_bps,
+                "cash": cash,
+            },
+            data_fingerprint=Replay(candles).fingerprint(),
+        )
+    if json_output:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    typer.echo(
+        f"{strategy} (event engine) on {', '.join(summary['markets'])}: final equity "
+        f"{summary['final_equity']:.2f}, trades {summary['trades']}, fees {summary['fees']:.2f}, "
+        f"funding {summary['funding_income']:.2f}"
+    )
+    for name, value in summary["metrics"].items():
+        typer.echo(f"  {name:<13} {value if value is None else round(value, 6)}")
 
 
 @app.command()
