@@ -208,6 +208,8 @@ rebalance_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(GROUP),
     partitions_def=strategies_partitions,
     description="One rebalance of one strategy: signals, targets, orders, positions.",
+    # the four steps depend on each other, so a process per step would only add start-up time
+    executor_def=dg.in_process_executor,
 )
 
 

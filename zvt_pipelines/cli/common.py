@@ -50,13 +50,21 @@ def parse_day(value: str, option: str) -> date:
 
 
 def settings(markets: Path | None = None) -> Any:
-    """Resolved settings; exports ZVT_HOME (and ZVT_MARKETS when given) for the layers below."""
+    """Resolved settings, with `--markets` (when given) in place of ZVT_MARKETS."""
+    from dataclasses import replace
+
     from zvt_pipelines.settings import Settings
 
-    if markets is not None:
-        if not markets.is_file():
-            fail(f"--markets {str(markets)!r}: no such file")
-        os.environ["ZVT_MARKETS"] = str(markets.resolve())
     resolved = Settings.from_env()
-    os.environ.setdefault("ZVT_HOME", str(resolved.home))
-    return resolved
+    if markets is None:
+        return resolved
+    if not markets.is_file():
+        fail(f"--markets {str(markets)!r}: no such file")
+    return replace(resolved, markets_path=markets.resolve())
+
+
+def export_settings(resolved: Any) -> None:
+    """Hand the resolved locations to layers that read the environment themselves (the
+    Dagster definitions, the MLflow tracker) in this process."""
+    os.environ["ZVT_HOME"] = str(resolved.home)
+    os.environ["ZVT_MARKETS"] = str(resolved.markets_path)

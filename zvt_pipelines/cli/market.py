@@ -13,7 +13,14 @@ from typing import Any
 
 import typer
 
-from zvt_pipelines.cli.common import app, fail, one_line_errors, parse_day, settings
+from zvt_pipelines.cli.common import (
+    app,
+    export_settings,
+    fail,
+    one_line_errors,
+    parse_day,
+    settings,
+)
 
 db_app = typer.Typer(no_args_is_help=True, help="Trading database commands.")
 app.add_typer(db_app, name="db")
@@ -31,6 +38,7 @@ def demo(
     if not 1 <= days <= 31:
         fail(f"--days {days}: choose between 1 and 31")
     resolved = settings(markets)
+    export_settings(resolved)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(resolved.dagster_home)))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"

@@ -168,7 +168,6 @@ def backtest(
         params = summary["params"]
     summary["mlflow_run_id"] = None
     if track:
-        settings()
         from zvt_pipelines.tracking import data_fingerprint, track_backtest
 
         market_venue, market_symbol = market_of(data, venue, symbol)
@@ -298,7 +297,6 @@ def _event_backtest(
         "mlflow_run_id": None,
     }
     if track:
-        settings()
         from zvt_pipelines.backtest.replay import Replay
         from zvt_pipelines.tracking import track_backtest
 
@@ -371,7 +369,6 @@ def optimize(
     n_trials = None if method == "grid" else trials
     run_id = None
     if track:
-        settings()
         from zvt_pipelines.tracking import data_fingerprint, tracked_optimize
 
         market_venue, market_symbol = market_of(data, None, None)
