@@ -157,3 +157,27 @@ def test_diff_configs_reports_added_removed_changed():
     changes = {change.key: (change.old, change.new) for change in diff.changed["a"]}
     assert changes == {"params.fast": (5, 7), "enabled": (True, False)}
     assert diff_configs(old, old).empty
+
+
+def test_modules_key_imports_user_families_before_validation(tmp_path):
+    """A strategies file can name the modules that register its families, so a fresh
+    process (the Dagster daemon) knows their types; a missing module names itself."""
+    import sys
+
+    (tmp_path / "my_families.py").write_text(
+        "import numpy as np\n"
+        "from zvt_pipelines.strategies import BarStrategy, register_strategy\n"
+        "@register_strategy('flat_user_family')\n"
+        "class Flat(BarStrategy):\n"
+        "    def target_series(self, frame):\n"
+        "        return np.zeros(len(frame))\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        entry = {"name": "u", "type": "flat_user_family", "symbol": "sim_a:BTC/USDT", "amount_per_trade": 1}
+        config = parse_strategies_config({"modules": ["my_families"], "strategies": [entry]}, source="s.yaml")
+        assert config.strategies[0].type == "flat_user_family"
+        with pytest.raises(ConfigError, match="'modules' = 'no_such_module'"):
+            parse_strategies_config({"modules": ["no_such_module"], "strategies": [entry]}, source="s.yaml")
+    finally:
+        sys.path.remove(str(tmp_path))

@@ -48,7 +48,9 @@ def candle_database(folder: Path, instruments=("sim_a:BTC/USDT", "sim_b:BTC/USDT
 
 
 def write_strategies(path: Path, entries: list[dict]) -> Path:
-    path.write_text(yaml.safe_dump({"strategies": entries}, sort_keys=False))
+    """A strategies file; `modules` lets a fresh process (the daemon) know the test family."""
+    document = {"modules": ["tests.trading_support"], "strategies": entries}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 

@@ -20,6 +20,7 @@ A bad field is a `ConfigError` naming the file, the strategy, the key and the va
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -140,6 +141,7 @@ class StrategyConfig(BaseModel):
 
 class StrategiesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    modules: list[str] = Field(default_factory=list)  # imported first: user strategy families
     strategies: list[StrategyConfig]
 
     @model_validator(mode="after")
@@ -168,6 +170,20 @@ def _error(source: str, raw: Any, exc: ValidationError) -> ConfigError:
     return ConfigError(f"{source}: {where}key {key!r} = {first.get('input')!r}: {message}")
 
 
+def import_strategy_modules(modules: Any, source: str) -> None:
+    """Import the modules that register user strategy families (`modules:` in the file),
+    so a code location or daemon that never imported them still knows their types."""
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise ConfigError(f"{source}: key 'modules' = {modules!r}: expected a list of module names")
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(
+                f"{source}: key 'modules' = {module!r}: cannot be imported ({exc})"
+            ) from None
+
+
 def parse_strategies_config(raw: Any, source: str = "<strategies>") -> StrategiesConfig:
     """Validate an already-parsed strategies document (mapping or bare list)."""
     if isinstance(raw, list):
@@ -176,6 +192,7 @@ def parse_strategies_config(raw: Any, source: str = "<strategies>") -> Strategie
         raise ConfigError(
             f"{source}: expected a mapping with 'strategies', got {type(raw).__name__}"
         )
+    import_strategy_modules(raw.get("modules") or [], source)
     try:
         return StrategiesConfig.model_validate(raw)
     except ValidationError as exc:
