@@ -6,6 +6,8 @@ every demo run, its asset materialisations and check results can be browsed ther
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -103,3 +105,70 @@ def run_job(
     return defs.resolve_job_def(name).execute_in_process(
         instance=instance, run_config=config, raise_on_error=False
     )
+
+
+def run_demo(days: int, echo: Callable[[str], None]) -> list[str]:
+    """The demo: market data for the last `days` complete UTC days, strategy deployment and
+    rebalances, analytics and a tracked backtest; returns the names of the failed steps."""
+    from definitions import defs
+    from zvt_pipelines.markets import load_markets_config
+    from zvt_pipelines.settings import Settings
+
+    settings = Settings.from_env()
+    markets = load_markets_config(settings.markets_path)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    first = max(markets.start_date, yesterday - timedelta(days=days - 1))
+    day_keys = [
+        (first + timedelta(days=i)).isoformat() for i in range((yesterday - first).days + 1)
+    ]
+    echo(f"\n1. market data: {markets.timeframe} candles (+ 1h, 1d views, GX checks) for")
+    echo(f"   days        {', '.join(day_keys)}")
+    echo(f"   instruments {', '.join(markets.instruments)}")
+
+    def progress(run: PartitionRun) -> None:
+        notes = [f"failed: {', '.join(run.failed_checks)}"] if run.failed_checks else []
+        notes += [f"warning: {', '.join(run.warned_checks)}"] if run.warned_checks else []
+        echo(
+            f"  [{'ok' if run.ok else 'FAILED':>6}] {run.partition:<28} run {run.run_id[:8]}  {'; '.join(notes)}".rstrip()
+        )
+
+    failures: list[str] = []
+    with dg.DagsterInstance.get() as instance:
+        runs = run_market_data(defs, day_keys, markets.instruments, instance, progress)
+        failures += [run.partition for run in runs if not run.ok]
+        echo(
+            f"\n2. strategies from {settings.strategies_path.name}: deploy and rebalance on the simulated venues"
+        )
+
+        def traded(name: str, run: Any) -> None:
+            if not run.success:
+                failures.append(name)
+                echo(f"  [FAILED] {name}")
+                return
+            orders = run.output_for_node("executed_orders")
+            sent = len(orders.orders) if orders is not None else 0
+            filled = (
+                orders.count("FILLED", "SETTLED", "PARTIALLY_FILLED") if orders is not None else 0
+            )
+            echo(
+                f"  [    ok] {name:<24} orders sent {sent}, filled {filled}   run {run.run_id[:8]}"
+            )
+
+        deploy_strategies(defs, instance, traded)
+        available = {job.name for job in defs.resolve_all_job_defs()}
+        steps = (
+            (
+                "portfolio_analytics",
+                "portfolio performance, risk, attribution and execution quality",
+            ),
+            ("backtest", "a backtest of the demo strategy, recorded in MLflow"),
+        )
+        for number, (job_name, title) in enumerate(
+            (s for s in steps if s[0] in available), start=3
+        ):
+            echo(f"\n{number}. {title}")
+            run = run_job(defs, instance, job_name)
+            echo(f"  [{'ok' if run.success else 'FAILED':>6}] {job_name:<24} run {run.run_id[:8]}")
+            if not run.success:
+                failures.append(job_name)
+    return failures

@@ -7,7 +7,6 @@ local instance; the other commands use the core only.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,78 +46,12 @@ def demo(
     typer.echo(f"zvt demo: state in {resolved.home}")
     typer.echo("loading the Dagster code location ...")
 
-    import dagster as dg
+    from launch import run_demo
 
-    from definitions import defs
-    from launch import deploy_strategies, run_job, run_market_data
-    from zvt_pipelines.markets import load_markets_config
-
-    markets_config = load_markets_config(resolved.markets_path)
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    first = max(markets_config.start_date, yesterday - timedelta(days=days - 1))
-    day_keys = [
-        (first + timedelta(days=i)).isoformat() for i in range((yesterday - first).days + 1)
-    ]
-    typer.echo(
-        f"\n1. market data: {markets_config.timeframe} candles (+ 1h, 1d views, GX checks) for"
-    )
-    typer.echo(f"   days        {', '.join(day_keys)}")
-    typer.echo(f"   instruments {', '.join(markets_config.instruments)}")
-
-    def progress(run: Any) -> None:
-        notes = [f"failed: {', '.join(run.failed_checks)}"] if run.failed_checks else []
-        notes += [f"warning: {', '.join(run.warned_checks)}"] if run.warned_checks else []
-        status = "ok" if run.ok else "FAILED"
-        typer.echo(
-            f"  [{status:>6}] {run.partition:<28} run {run.run_id[:8]}  {'; '.join(notes)}".rstrip()
-        )
-
-    failures = []
-    with dg.DagsterInstance.get() as instance:
-        runs = run_market_data(defs, day_keys, markets_config.instruments, instance, progress)
-        failures += [run.partition for run in runs if not run.ok]
-
-        typer.echo(
-            f"\n2. strategies from {resolved.strategies_path.name}: deploy and rebalance on the simulated venues"
-        )
-
-        def traded(name: str, run: Any) -> None:
-            if not run.success:
-                failures.append(name)
-                typer.echo(f"  [FAILED] {name}")
-                return
-            orders = run.output_for_node("executed_orders")
-            sent = len(orders.orders) if orders is not None else 0
-            filled = (
-                orders.count("FILLED", "SETTLED", "PARTIALLY_FILLED") if orders is not None else 0
-            )
-            typer.echo(
-                f"  [    ok] {name:<24} orders sent {sent}, filled {filled}   run {run.run_id[:8]}"
-            )
-
-        deploy_strategies(defs, instance, traded)
-        extra_steps = (
-            ("portfolio_analytics", "portfolio performance, risk and attribution"),
-            ("backtest", "a backtest of the demo strategy, recorded in MLflow"),
-        )
-        available = _job_names(defs)
-        for step, (job_name, title) in enumerate(
-            (s for s in extra_steps if s[0] in available), start=3
-        ):
-            typer.echo(f"\n{step}. {title}")
-            run = run_job(defs, instance, job_name)
-            typer.echo(
-                f"  [{'ok' if run.success else 'FAILED':>6}] {job_name:<24} run {run.run_id[:8]}"
-            )
-            if not run.success:
-                failures.append(job_name)
+    failures = run_demo(days, typer.echo)
     _summary(resolved)
     if failures:
         fail(f"{len(failures)} step(s) failed: {', '.join(failures)}")
-
-
-def _job_names(defs: Any) -> set[str]:
-    return {job.name for job in defs.resolve_all_job_defs()}
 
 
 def _summary(resolved: Any) -> None:
