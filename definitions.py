@@ -12,7 +12,7 @@ import os
 import dagster as dg
 
 from assets.market_data import build_market_data
-from assets.portfolio import PORTFOLIO_ASSETS, PORTFOLIO_JOBS
+from assets.portfolio import HEDGE_ASSETS, PORTFOLIO_ASSETS, PORTFOLIO_JOBS
 from assets.research import RESEARCH_ASSETS, RESEARCH_JOBS
 from assets.trading import TRADING_ASSETS, rebalance_job
 from resources.alerting import build_alerting_resource
@@ -33,7 +33,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     market_data = build_market_data(markets)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
     return dg.Definitions(
-        assets=[*market_data.assets, *TRADING_ASSETS, *PORTFOLIO_ASSETS, *RESEARCH_ASSETS],
+        assets=[
+            *market_data.assets,
+            *TRADING_ASSETS,
+            *PORTFOLIO_ASSETS,
+            *HEDGE_ASSETS,
+            *RESEARCH_ASSETS,
+        ],
         asset_checks=market_data.checks,
         jobs=[market_data.job, rebalance_job, *TRADING_JOBS, *PORTFOLIO_JOBS, *RESEARCH_JOBS],
         sensors=[*TRADING_SENSORS, *RISK_SENSORS, *ALERT_SENSORS],

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from resources.database import TradingDatabase
+from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
 from zvt_pipelines.data.charts import png_markdown
 from zvt_pipelines.portfolio.attribution_report import attribution_report
@@ -146,10 +147,92 @@ def performance_attribution(
     return dg.MaterializeResult(metadata=metadata)
 
 
-PORTFOLIO_ASSETS = [portfolio_performance, portfolio_risk, performance_attribution]
 portfolio_analytics = dg.define_asset_job(
     "portfolio_analytics",
     selection=dg.AssetSelection.groups(GROUP),
     description="Performance, risk, attribution and execution quality of the live strategies.",
 )
 PORTFOLIO_JOBS = [portfolio_analytics]
+
+
+class HedgeConfig(dg.Config):
+    """Base currency of the book and the largest weight any other currency may have."""
+
+    base: str = "USDT"
+    max_weight: float = 0.8
+
+
+@dg.asset(group_name=GROUP, kinds={"python"}, deps=[POSITIONS])
+def currency_hedges(
+    context: dg.AssetExecutionContext,
+    config: HedgeConfig,
+    database: TradingDatabase,
+    strategies: StrategiesResource,
+    markets: MarketsResource,
+) -> dg.MaterializeResult:
+    """Currency exposure of the whole book (every strategy's accounts, by venue) in the base
+    currency, and the hedge orders that would bring each currency within `max_weight`.
+    Proposed only: `portfolio.hedging.place_hedges` sends them through the OMS."""
+    from decimal import Decimal
+
+    from zvt_pipelines.portfolio.currency import PriceGraph
+    from zvt_pipelines.portfolio.hedging import ExposureTarget, propose_hedges
+    from zvt_pipelines.portfolio.report_inputs import replay_account
+    from zvt_pipelines.venues.factory import build_sources
+
+    db, entries = database.get(), strategies.entries()
+    as_of = report_time(PortfolioConfig(), db, entries)
+    balances: dict[str, dict[str, Decimal]] = {}
+    quotes: dict[str, Decimal] = {}
+    for entry in entries:
+        account = replay_account(db, entry, as_of)
+        for venue, currencies in account.balances.items():
+            book = balances.setdefault(venue, {})
+            for currency, amount in currencies.items():
+                book[currency] = book.get(currency, Decimal(0)) + amount
+        quotes.update({instrument.symbol: price for instrument, price in account.prices.items()})
+    if not balances or not quotes:
+        return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "proposals": 0})
+    sources = build_sources(markets.config())
+    venue_markets = {venue: sources[venue].load_markets() for venue in balances if venue in sources}
+    plan = propose_hedges(
+        balances,
+        PriceGraph(quotes),
+        config.base,
+        ExposureTarget(max_weight=Decimal(repr(config.max_weight))),
+        venue_markets,
+    )
+    exposures = pd.DataFrame(
+        [
+            {"currency": e.currency, "value": to_float(e.value), "weight": float(e.weight)}
+            for e in plan.before.exposures.values()
+        ]
+    )
+    proposals = pd.DataFrame(
+        [
+            {
+                "venue": p.venue,
+                "symbol": p.symbol,
+                "side": str(p.side),
+                "amount": str(p.amount),
+                "reason": p.reason,
+            }
+            for p in plan.proposals
+        ]
+    )
+    context.log.info(f"{len(plan.proposals)} hedge proposals for base {config.base}")
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "equity": to_float(plan.before.equity),
+            "proposals": len(plan.proposals),
+            "exposures": dg.MetadataValue.md(markdown_table(exposures)),
+            "hedges": dg.MetadataValue.md(
+                markdown_table(proposals) if len(proposals) else "(within target)"
+            ),
+        }
+    )
+
+
+PORTFOLIO_ASSETS = [portfolio_performance, portfolio_risk, performance_attribution]
+HEDGE_ASSETS = [currency_hedges]
