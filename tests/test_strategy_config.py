@@ -174,10 +174,19 @@ def test_modules_key_imports_user_families_before_validation(tmp_path):
     )
     sys.path.insert(0, str(tmp_path))
     try:
-        entry = {"name": "u", "type": "flat_user_family", "symbol": "sim_a:BTC/USDT", "amount_per_trade": 1}
-        config = parse_strategies_config({"modules": ["my_families"], "strategies": [entry]}, source="s.yaml")
+        entry = {
+            "name": "u",
+            "type": "flat_user_family",
+            "symbol": "sim_a:BTC/USDT",
+            "amount_per_trade": 1,
+        }
+        config = parse_strategies_config(
+            {"modules": ["my_families"], "strategies": [entry]}, source="s.yaml"
+        )
         assert config.strategies[0].type == "flat_user_family"
         with pytest.raises(ConfigError, match="'modules' = 'no_such_module'"):
-            parse_strategies_config({"modules": ["no_such_module"], "strategies": [entry]}, source="s.yaml")
+            parse_strategies_config(
+                {"modules": ["no_such_module"], "strategies": [entry]}, source="s.yaml"
+            )
     finally:
         sys.path.remove(str(tmp_path))
