@@ -29,6 +29,7 @@ demo: setup
 	$(VENV)/bin/zvt demo
 
 test: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q
 
 lint: setup
