@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,6 @@ from zvt_pipelines.backtest.synthetic_books import (
     BacktestVenue,
     MarketRules,
     VenueFees,
-    affordable_amount,
     book_top,
 )
 from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, resample_candles
@@ -39,6 +38,7 @@ from zvt_pipelines.errors import DataError
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import Fill, Side
 from zvt_pipelines.model.timeframe import timeframe_ms
+from zvt_pipelines.oms.router import affordable_amount, floor_to_step
 from zvt_pipelines.portfolio.positions import PositionBook, PositionKey
 from zvt_pipelines.strategies.base import (
     BaseCryptoStrategy,
@@ -214,11 +214,6 @@ def to_decimal(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def step_down(amount: Decimal, step: Decimal) -> Decimal:
-    """`amount` truncated to a multiple of `step`."""
-    return (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
-
-
 class ReplayAccount:
     """The trading side of one replay: a `BacktestVenue` per venue under one
     `BacktestOrderManager`, a `PositionBook`, and the fills, orders and funding recorded.
@@ -264,7 +259,7 @@ class ReplayAccount:
 
     def top(self, bar: Any, column: str) -> BookTop:
         """The synthetic book around `bar`'s `column` price, as deep as its volume allows."""
-        depth = step_down(
+        depth = floor_to_step(
             to_decimal(bar.volume) * self.rules.depth_fraction, self.rules.amount_step
         )
         price = to_decimal(getattr(bar, column))
@@ -292,9 +287,9 @@ class ReplayAccount:
         if price is None and not venue.market(instrument.symbol).get("contract"):
             free = venue.fetch_balance()["free"].get(instrument.quote, ZERO)
             amount = affordable_amount(
-                side, amount, free, book["asks"][0][0], venue.engine.taker_bps
+                side, amount, free, book["asks"][0][0], venue.engine.taker_bps / 10_000
             )
-        amount = step_down(amount, self.rules.amount_step)
+        amount = floor_to_step(amount, self.rules.amount_step)
         if amount <= 0 or amount * (price or mid) < self.rules.min_notional:
             return  # dust: the venue would refuse it, as the live loop skips it
         self._sequence += 1

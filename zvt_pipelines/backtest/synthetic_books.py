@@ -26,7 +26,6 @@ from typing import Any
 
 from zvt_pipelines.errors import ConfigError, InsufficientFunds
 from zvt_pipelines.model.instrument import InstrumentId
-from zvt_pipelines.model.orders import Side
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.order import Order
 from zvt_pipelines.oms.validation import check_notional, normalise, order_price
@@ -194,12 +193,3 @@ class BacktestOrderManager(OrderManager):
             denial = self.risk_check(order, self.portfolio_state(order.venue))
             reason = f"risk: {denial}" if denial else None
         return reason
-
-
-def affordable_amount(
-    side: Side, amount: Decimal, free_quote: Decimal, ask: Decimal, taker_bps: Decimal
-) -> Decimal:
-    """A spot buy shrunk to what the free quote pays at `ask`, taker fee included; sells as asked."""
-    if side is Side.SELL or ask <= 0:
-        return amount
-    return min(amount, max(free_quote, ZERO) / (ask * (1 + taker_bps / BPS)))

@@ -70,6 +70,16 @@ def floor_to_step(amount: Decimal, step: Decimal) -> Decimal:
     return (amount / step).to_integral_value(ROUND_DOWN) * step
 
 
+def affordable_amount(
+    side: Side, amount: Decimal, free_quote: Decimal, ask: Decimal, taker_fee: Decimal
+) -> Decimal:
+    """A spot buy shrunk to what the free quote pays at `ask`, the taker fee (a fraction)
+    included; sells are returned as asked."""
+    if side is Side.SELL or ask <= 0:
+        return amount
+    return min(amount, max(free_quote, ZERO) / (ask * (1 + taker_fee)))
+
+
 @dataclass(frozen=True)
 class Level:
     """One order-book level of one venue, with its fee-adjusted price."""

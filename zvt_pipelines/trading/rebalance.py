@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import Side
+from zvt_pipelines.oms.router import affordable_amount, floor_to_step, market_rules
 from zvt_pipelines.portfolio.limits import RiskDenial, RiskState
 from zvt_pipelines.portfolio.position_store import save_positions
 from zvt_pipelines.portfolio.positions import AccountingMethod, PositionBook, PositionSnapshot
@@ -145,13 +146,6 @@ def client_order_id(
     return f"zvt-{tag}-{digest}"[:36]
 
 
-def _step_down(amount: Decimal, step: Any) -> Decimal:
-    if not step:
-        return amount
-    step = Decimal(str(step))
-    return (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
-
-
 def _already_sent(db: Database, ids: list[str]) -> set[str]:
     if not ids:
         return set()
@@ -254,20 +248,17 @@ def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> lis
         delta = target.delta
         if delta == 0:
             continue
-        market = manager.markets(instrument.venue)[instrument.symbol]
+        rules = market_rules(manager.markets(instrument.venue)[instrument.symbol])
         book = _top(venues[instrument.venue], instrument.symbol)
-        wanted = abs(delta)
-        if delta > 0 and book is not None:  # a buy never spends more than the free quote balance
-            cash = decided.balances[instrument.venue].get(instrument.quote, ZERO)
-            fee = Decimal(str(market.get("taker") or 0))
-            wanted = min(wanted, max(cash, ZERO) / (book[1] * (1 + fee)))
-        amount = _step_down(wanted, market.get("precision", {}).get("amount"))
-        limits = market.get("limits", {})
-        minimum = Decimal(str(limits.get("amount", {}).get("min") or 0))
-        min_cost = Decimal(str(limits.get("cost", {}).get("min") or 0))
-        if amount <= 0 or amount < minimum or amount * decided.prices[instrument] < min_cost:
-            continue  # too small to trade: the venue would refuse it, and it is not worth a fee
         side = Side.BUY if delta > 0 else Side.SELL
+        wanted = abs(delta)
+        if book is not None:  # a buy never spends more than the free quote balance at the ask
+            cash = decided.balances[instrument.venue].get(instrument.quote, ZERO)
+            wanted = affordable_amount(side, wanted, cash, book[1], rules.taker_fee)
+        amount = floor_to_step(wanted, rules.amount_step)
+        price = decided.prices[instrument]
+        if amount <= 0 or amount < rules.min_amount or amount * price < rules.min_notional:
+            continue  # too small to trade: the venue would refuse it, and it is not worth a fee
         intents.append(
             {
                 "instrument": instrument,
