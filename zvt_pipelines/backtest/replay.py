@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from zvt_pipelines.backtest.synthetic_books import (
-    BacktestOrderManager,
     BacktestVenue,
     MarketRules,
     VenueFees,
@@ -38,6 +37,7 @@ from zvt_pipelines.errors import DataError
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import Fill, Side
 from zvt_pipelines.model.timeframe import timeframe_ms
+from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.router import affordable_amount, floor_to_step
 from zvt_pipelines.portfolio.positions import PositionBook, PositionKey
 from zvt_pipelines.strategies.base import (
@@ -216,7 +216,7 @@ def to_decimal(value: float) -> Decimal:
 
 class ReplayAccount:
     """The trading side of one replay: a `BacktestVenue` per venue under one
-    `BacktestOrderManager`, a `PositionBook`, and the fills, orders and funding recorded.
+    the live `OrderManager`, a `PositionBook`, and the fills, orders and funding recorded.
 
     `now` is the replay clock every venue and the manager read."""
 
@@ -246,7 +246,7 @@ class ReplayAccount:
             for venue, listed in by_venue.items()
         }
         taker = max(f.taker_bps for f in fees.values())
-        self.manager = BacktestOrderManager(self.venues, fee_bps=taker, clock=lambda: self.now)
+        self.manager = OrderManager(self.venues, fee_bps=taker, clock=lambda: self.now)
         self.book = PositionBook()
         self.fills: list[tuple[InstrumentId, Fill, Decimal]] = []
         self.orders: list[tuple] = []

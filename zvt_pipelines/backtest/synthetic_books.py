@@ -6,15 +6,12 @@ execution: ``bid = price x (1 - half_spread)``, ``ask = price x (1 + half_spread
 side holding ``depth_fraction x bar volume`` base units. Orders go through the live
 `OrderManager`, so validation, events and fills are the live ones.
 
-Two additions for linear perpetuals (a market with ``contract: True``), which the spot
-paper venue cannot short:
-
-* the position is the signed base balance of the venue (a short is a negative balance,
-  its sale proceeds sit in the quote balance), so equity is still ``quote + base x mark``;
-* the spot funds check (hold the base to sell it) is replaced by a margin check: an
-  order that grows the position needs ``notional x (1 / leverage + taker fee)`` of free
-  quote beyond the margin of the position already held. A venue may list either spot
-  markets or perpetuals of one base, never both (they would share the base balance).
+Linear perpetuals (a market with ``contract: True``) are traded as on a live paper venue:
+the position is the signed base balance (a short is a negative balance, its sale proceeds
+sit in the quote balance), so equity is still ``quote + base x mark``, and the paper
+venue's margin check replaces the spot funds check. Here the mark is the mid of the last
+synthetic book. A venue may list either spot markets or perpetuals of one base, never
+both (they would share the base balance).
 """
 
 from __future__ import annotations
@@ -24,13 +21,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from zvt_pipelines.errors import ConfigError, InsufficientFunds
+from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.model.instrument import InstrumentId
-from zvt_pipelines.oms.manager import OrderManager
-from zvt_pipelines.oms.order import Order
-from zvt_pipelines.oms.validation import check_notional, normalise, order_price
 from zvt_pipelines.strategies.base import BookTop
-from zvt_pipelines.venues.matching import BookOrder
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market
 
 ZERO = Decimal(0)
@@ -136,6 +129,7 @@ class BacktestVenue(PaperVenue):
             maker_bps=fees.maker_bps,
             taker_bps=fees.taker_bps,
             clock=clock,
+            leverage=rules.leverage,
         )
         self.rules = rules
         self.marks: dict[str, Decimal] = {}
@@ -149,47 +143,10 @@ class BacktestVenue(PaperVenue):
         )
         self.marks[symbol] = top.mid
 
-    def _check_funds(self, order: BookOrder, partner: BookOrder | None) -> None:
-        market = self.market(order.symbol)
-        if not market.get("contract"):
-            super()._check_funds(order, partner)
-            return
-        position = self.total.get(market["base"], ZERO)
-        grows = order.side.sign * position >= 0 or order.amount > abs(position)
-        if not grows:
-            return
-        mark = order.price or self.marks.get(order.symbol, ZERO)
-        margin = 1 / self.rules.leverage
-        held = sum(
-            abs(self.total.get(m["base"], ZERO)) * self.marks.get(s, ZERO) * margin
-            for s, m in self.load_markets().items()
-            if m.get("contract")
-        )
-        free = self.total.get(market["quote"], ZERO) - held
-        need = order.amount * mark * (margin + self.engine.taker_bps / BPS)
-        if need > free:
-            raise InsufficientFunds(
-                f"{self.id}: {order.side.value} {order.amount} {order.symbol} needs margin "
-                f"{need} {market['quote']}, {free} free"
-            )
+    def mark_price(self, symbol: str) -> Decimal:
+        """The mid of the last book set (the synthetic book is one level)."""
+        return self.marks.get(symbol, ZERO)
 
     def book_funding(self, currency: str, amount: Decimal) -> None:
         """Credit (or debit, when negative) a funding payment to the quote balance."""
         self.total[currency] = self.total.get(currency, ZERO) + amount
-
-
-class BacktestOrderManager(OrderManager):
-    """The live `OrderManager`; for perpetuals its spot funds check gives way to the venue's
-    margin check (the order is still normalised, its notional and the risk check applied)."""
-
-    def check(self, order: Order, reference_price: Decimal | None = None) -> str | None:
-        market = self.markets(order.venue).get(order.symbol)
-        if market is None or not market.get("contract"):
-            return super().check(order, reference_price)
-        reason = normalise(order, market) or check_notional(
-            order, market, order_price(order, reference_price)
-        )
-        if reason is None and self.risk_check is not None:
-            denial = self.risk_check(order, self.portfolio_state(order.venue))
-            reason = f"risk: {denial}" if denial else None
-        return reason

@@ -43,6 +43,8 @@ from zvt_pipelines.oms.order import (
 from zvt_pipelines.oms.validation import (
     PortfolioState,
     RiskCheck,
+    check_notional,
+    normalise,
     order_price,
     reservation,
     validate,
@@ -160,7 +162,17 @@ class OrderManager:
         )
 
     def check(self, order: Order, reference_price: Decimal | None = None) -> str | None:
-        """Pre-trade validation of a NEW order; the denial reason, or None."""
+        """Pre-trade validation of a NEW order; the denial reason, or None. A perpetual's
+        funds are the venue's margin check; here it gets precision, notional and risk checks."""
+        market = self.markets(order.venue).get(order.symbol)
+        if market is not None and market.get("contract"):
+            reason = normalise(order, market) or check_notional(
+                order, market, order_price(order, reference_price)
+            )
+            if reason is None and self.risk_check is not None:
+                denial = self.risk_check(order, self.portfolio_state(order.venue))
+                reason = f"risk: {denial}" if denial else None
+            return reason
         linked = self.orders.get(order.linked_client_order_id or "")
         shared = linked if linked is not None and not linked.is_done else None
         return validate(

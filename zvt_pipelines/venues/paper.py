@@ -60,6 +60,7 @@ class PaperVenue:
         taker_bps: Decimal = Decimal(10),
         latency: timedelta = timedelta(0),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        leverage: Decimal = Decimal(1),
     ) -> None:
         self.market_data = market_data
         self.id = venue_id or getattr(market_data, "id", "paper")
@@ -67,6 +68,9 @@ class PaperVenue:
         self.total: dict[str, Decimal] = {
             k: to_decimal(v, f"balance {k}") for k, v in balances.items()
         }
+        self.leverage = to_decimal(leverage, "leverage")
+        if self.leverage <= 0:
+            raise InvalidOrder(f"leverage {leverage!r}: must be positive")
         self.engine = MatchingEngine(self.id, maker_bps, taker_bps, latency, clock, self._quote_of)
         self.engine.on_fill = self._book_fill
         self._markets: dict[str, dict[str, Any]] | None = None
@@ -269,9 +273,48 @@ class PaperVenue:
         bps = max(self.engine.maker_bps, self.engine.taker_bps)
         return market["quote"], order.remaining * price * (1 + bps / 10_000)
 
+    def mark_price(self, symbol: str) -> Decimal:
+        """The mid of the venue's book (what margin is measured at)."""
+        book = self.fetch_order_book(symbol)
+        if not book["bids"] or not book["asks"]:
+            return ZERO
+        return (to_decimal(book["bids"][0][0], "bid") + to_decimal(book["asks"][0][0], "ask")) / 2
+
+    def _check_margin(self, order: BookOrder, market: dict[str, Any]) -> None:
+        """Linear perpetuals: an order that grows a position (long or short) needs initial
+        margin (notional / leverage) plus the taker fee from the free margin: equity (quote
+        balance + positions at the mark) less the margin the open positions hold."""
+        position = self.total.get(market["base"], ZERO)
+        if not (order.side.sign * position >= 0 or order.amount > abs(position)):
+            return  # it only reduces the position
+        margin = 1 / self.leverage
+        open_positions = [
+            (self.total[m["base"]], self.mark_price(symbol))
+            for symbol, m in self.load_markets().items()
+            if m.get("contract")
+            and m["quote"] == market["quote"]
+            and self.total.get(m["base"], ZERO)
+        ]
+        # equity counts a short's sale proceeds against what buying it back costs at the mark
+        equity = self.total.get(market["quote"], ZERO) + sum(
+            (q * p for q, p in open_positions), ZERO
+        )
+        free = equity - sum((abs(q) * p * margin for q, p in open_positions), ZERO)
+        price = order.price or self.mark_price(order.symbol)
+        need = order.amount * price * (margin + self.engine.taker_bps / 10_000)
+        if need > free:
+            raise InsufficientFunds(
+                f"{self.id}: {order.side.value} {order.amount} {order.symbol} needs margin "
+                f"{need} {market['quote']}, {free} free"
+            )
+
     def _check_funds(self, order: BookOrder, partner: BookOrder | None) -> None:
-        """InsufficientFunds unless free balance covers the order (an OCO pair needs the larger leg)."""
+        """InsufficientFunds unless free balance covers the order (an OCO pair needs the larger
+        leg); a perpetual needs margin instead (`_check_margin`)."""
         market = self.market(order.symbol)
+        if market.get("contract"):
+            self._check_margin(order, market)
+            return
         if order.order_type is OrderType.MARKET and order.side is Side.BUY:
             currency, need = market["quote"], self._market_buy_cost(order)
         else:
