@@ -14,6 +14,7 @@ from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
+from zvt_pipelines.trading.commands import strategy_venues
 from zvt_pipelines.trading.lifecycle import Status, get_status
 from zvt_pipelines.trading.market_view import (
     CandleCache,
@@ -27,7 +28,6 @@ from zvt_pipelines.trading.rebalance import (
     store_targets,
     update_positions,
 )
-from zvt_pipelines.venues.factory import trading_venues
 
 GROUP = "trading"
 strategies_partitions = dg.DynamicPartitionsDefinition(name="strategies")
@@ -44,9 +44,13 @@ def _markdown_table(rows: list[dict[str, Any]]) -> str:
 
 @dg.asset(partitions_def=strategies_partitions, group_name=GROUP, kinds={"python"})
 def strategy_signals(
-    context: dg.AssetExecutionContext, database: TradingDatabase, strategies: StrategiesResource
+    context: dg.AssetExecutionContext,
+    database: TradingDatabase,
+    strategies: StrategiesResource,
+    markets: MarketsResource,
 ) -> dg.Output:
-    """The strategy's signals and target positions, decided on the candles closed by now."""
+    """The strategy's signals and target positions, decided on the candles closed by now
+    (after its resting orders have been matched against the candles since the last run)."""
     db, name = database.get(), context.partition_key
     entry = strategies.entry(name)
     status = get_status(db, name)
@@ -59,6 +63,7 @@ def strategy_signals(
         raise dg.Failure(
             f"{name}: no candles of {entry.symbols} yet; materialise the market data first"
         )
+    strategy_venues(db, markets.config(), entry, as_of)
     decided = plan_rebalance(db, entry, as_of)
     signals = [
         {
@@ -127,9 +132,7 @@ def executed_orders(
         return dg.Output(None, metadata={"orders_sent": 0})
     decided = target_positions
     entry = strategies.entry(context.partition_key)
-    venues = trading_venues(
-        markets.config(), decided.balances, clock=lambda: decided.as_of.to_pydatetime()
-    )
+    venues = strategy_venues(database.get(), markets.config(), entry, decided.as_of)
     report = execute_plan(database.get(), entry, decided, venues)
     qualities = record_execution_quality(database.get(), report)
     alerts = execution_alerts(report)

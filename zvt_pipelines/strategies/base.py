@@ -272,6 +272,9 @@ class BaseCryptoStrategy(ABC):
 
     strategy_type: ClassVar[str] = ""
     params_model: ClassVar[type[StrategyParams]] = StrategyParams
+    # True for families whose limit signals are quotes that rest (GTC) until the next
+    # decision replaces them; other limit signals (arbitrage legs) are immediate-or-cancel.
+    rests_limit_orders: ClassVar[bool] = False
 
     def __init__(
         self,

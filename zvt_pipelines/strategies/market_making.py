@@ -88,6 +88,7 @@ class MarketMakingStrategy(BaseCryptoStrategy):
     """Inventory-aware two-sided quoting on each instrument with a book."""
 
     params_model = MarketMakingParams
+    rests_limit_orders = True
     params: MarketMakingParams
 
     def generate_signals(

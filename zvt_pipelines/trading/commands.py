@@ -20,6 +20,7 @@ from zvt_pipelines.trading.rebalance import (
     store_targets,
     update_positions,
 )
+from zvt_pipelines.trading.resting_orders import restore_resting_orders
 from zvt_pipelines.venues.factory import trading_venues
 
 
@@ -33,14 +34,31 @@ def as_of_for(db: Database, entry: Any) -> pd.Timestamp:
     return as_of
 
 
+def strategy_venues(
+    db: Database,
+    markets: MarketsConfig,
+    entry: Any,
+    as_of: pd.Timestamp,
+    cache: CandleCache | None = None,
+) -> dict[str, Any]:
+    """The strategy's venues at `as_of`, funded from its fills, with its resting orders put
+    back and the candles since played through them (their fills recorded)."""
+    balances = account_balances(
+        entry.instrument_ids(), entry.capital, strategy_fills(db, entry.name)
+    )
+    venues = trading_venues(markets, balances, clock=lambda: as_of.to_pydatetime())
+    restore_resting_orders(db, entry.name, venues, as_of, cache)
+    return venues
+
+
 def rebalance_now(
     db: Database, markets: MarketsConfig, entry: Any, cache: CandleCache | None = None
 ) -> ExecutionReport:
     """Plan, store targets, execute, measure execution quality and update positions, in one call."""
     as_of = as_of_for(db, entry)
+    venues = strategy_venues(db, markets, entry, as_of, cache)
     decided = plan_rebalance(db, entry, as_of, cache)
     store_targets(db, decided)
-    venues = trading_venues(markets, decided.balances, clock=lambda: as_of.to_pydatetime())
     report = execute_plan(db, entry, decided, venues)
     record_execution_quality(db, report, cache)
     update_positions(db, entry, decided.prices, as_of.to_pydatetime())

@@ -5,9 +5,11 @@
    (`strategies.targets.rebalance`); the targets are stored for the drift sensor.
 2. `execute_plan`: each instrument is traded from its current to its target quantity by
    market order through the order manager (pre-trade validation, the strategy's risk
-   limits, one transaction per state change); limit signals go out as IOC limit orders,
-   so nothing rests between runs. Client order ids are derived from the plan, so a
-   retried run never sends an order twice.
+   limits, one transaction per state change). Limit signals go out as IOC limit orders,
+   except the quotes of families that rest them (market making): those are GTC, replace
+   the strategy's previous quotes, and are carried to the next run by
+   `resting_orders.restore_resting_orders`. Client order ids are derived from the plan, so
+   a retried run never sends an order twice.
 3. `update_positions`: positions are rebuilt from every fill (FIFO lots), marked at the
    last close and stored in `crypto_positions`.
 """
@@ -32,6 +34,7 @@ from zvt_pipelines.portfolio.positions import AccountingMethod, PositionBook, Po
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.lifecycle_models import TargetPositionRow
 from zvt_pipelines.storage.models import CryptoOrder
+from zvt_pipelines.strategies.registry import get_strategy
 from zvt_pipelines.trading.accounts import account_balances, account_equity, strategy_fills
 from zvt_pipelines.trading.market_view import CandleCache, decision_window, last_prices
 
@@ -189,6 +192,14 @@ def execute_plan(
     manager = OrderManager(venues, bus, risk_check=risk_check, clock=lambda: as_of.to_pydatetime())
     intents = _intents(decided, venues, manager)
     sent_before = _already_sent(db, [intent["client_order_id"] for intent in intents])
+    resting = get_strategy(entry.type).rests_limit_orders
+    if resting and decided.plan.limit_orders:  # new quotes replace the ones still resting
+        from zvt_pipelines.trading.resting_orders import resting_orders
+
+        for order in resting_orders(db, entry.name, venues):
+            if order.client_order_id not in sent_before:
+                manager.orders[order.client_order_id] = order
+                manager.cancel(order.client_order_id, "replaced by new quotes")
     try:
         for intent in intents:
             instrument = intent["instrument"]
@@ -216,7 +227,11 @@ def execute_plan(
                 intent.get("price"),
                 strategy=entry.name,
                 client_order_id=intent["client_order_id"],
-                **({"time_in_force": "IOC"} if intent["type"] == "limit" else {}),
+                **(
+                    {"time_in_force": "GTC" if resting else "IOC"}
+                    if intent["type"] == "limit"
+                    else {}
+                ),
             )
             manager.submit(order, reference_price=decided.prices[instrument])
             arrival = intent["arrival"]

@@ -224,6 +224,35 @@ class PaperVenue:
             trades = [t for t in trades if t["timestamp"] >= since]
         return trades[:limit] if limit else trades
 
+    def restore_order(
+        self,
+        venue_order_id: str,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        amount: Decimal,
+        price: Decimal,
+        filled: Decimal,
+        placed_at: datetime,
+    ) -> None:
+        """Put back a resting GTC limit order of an earlier session (a paper venue is rebuilt
+        for every run): same ids, the amount already filled kept, not matched on arrival."""
+        order = BookOrder(
+            id=venue_order_id,
+            client_order_id=client_order_id,
+            symbol=symbol,
+            side=Side(side),
+            order_type=OrderType.LIMIT,
+            amount=amount,
+            timestamp=placed_at,
+            price=price,
+            filled=filled,
+            cost=filled * price,
+        )
+        self.engine.orders[order.id] = order
+        self.engine.open[order.id] = order
+        self._by_client_id[client_order_id] = order.id
+
     def _lookup(self, id_or_client_id: str) -> BookOrder:
         order_id = self._by_client_id.get(id_or_client_id, id_or_client_id)
         order = self.engine.orders.get(order_id)
