@@ -43,7 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=market_data.checks,
         jobs=[market_data.job, rebalance_job, *TRADING_JOBS, *PORTFOLIO_JOBS, *RESEARCH_JOBS],
         sensors=[*TRADING_SENSORS, *RISK_SENSORS, *ALERT_SENSORS],
-        schedules=TRADING_SCHEDULES,
+        schedules=[market_data.schedule, *TRADING_SCHEDULES],
         resources={
             "database": TradingDatabase(url=settings.database_url),
             "markets": MarketsResource(config_path=str(settings.markets_path)),

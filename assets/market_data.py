@@ -29,6 +29,7 @@ class MarketData:
     assets: list[dg.AssetsDefinition]
     checks: list[dg.AssetChecksDefinition]
     job: Any  # what define_asset_job returns; Definitions resolves it
+    schedule: dg.ScheduleDefinition
 
 
 def candle_metadata(summary: IngestSummary, frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
@@ -114,4 +115,11 @@ def build_market_data(markets: MarketsConfig) -> MarketData:
         partitions_def=partitions_def,
         description="Download, check and store one day of candles for one instrument, then its coarser views.",
     )
-    return MarketData(partitions_def, assets, checks, job)
+    schedule = dg.build_schedule_from_partitioned_job(
+        job,
+        hour_of_day=0,
+        minute_of_hour=10,
+        name="market_data_daily",
+        description="Every day at 00:10 UTC: the day that just closed, for every instrument.",
+    )
+    return MarketData(partitions_def, assets, checks, job, schedule)

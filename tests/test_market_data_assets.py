@@ -124,3 +124,18 @@ def test_corrupt_candles_fail_the_blocking_check_and_stop_downstream(tmp_path, s
         assert check_evaluations(result) == {"ohlcv_1m": False}
         assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1h")) is None
     assert count_candles(Database(settings.database_url), timeframe="1h") == 0
+
+
+def test_daily_schedule_requests_the_closed_day_for_every_instrument(tmp_path, shared_data):
+    instruments = ["binance:BTC/USDT", "binance:ETH/USDT"]
+    defs = build_definitions(
+        settings_for(tmp_path, write_markets(tmp_path, shared_data, instruments))
+    )
+    schedule = defs.resolve_schedule_def("market_data_daily")
+    when = pd.Timestamp("2025-06-11 00:10", tz="UTC").to_pydatetime()
+    with dg.instance_for_test() as instance:
+        requests = schedule.evaluate_tick(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        )
+    keys = sorted(str(r.partition_key) for r in requests.run_requests)
+    assert keys == [f"2025-06-10|{i}" for i in instruments]
