@@ -114,6 +114,9 @@ def build_market_data(markets: MarketsConfig) -> MarketData:
         selection=dg.AssetSelection.groups(GROUP),
         partitions_def=partitions_def,
         description="Download, check and store one day of candles for one instrument, then its coarser views.",
+        # one small partition per run: parallelism comes from concurrent runs (backfills),
+        # and a process per step would cost seconds each on a small machine
+        executor_def=dg.in_process_executor,
     )
     schedule = dg.build_schedule_from_partitioned_job(
         job,
