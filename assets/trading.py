@@ -23,6 +23,7 @@ from zvt_pipelines.trading.market_view import (
     latest_close,
 )
 from zvt_pipelines.trading.rebalance import (
+    book_tops,
     execute_plan,
     plan_rebalance,
     store_targets,
@@ -63,8 +64,8 @@ def strategy_signals(
         raise dg.Failure(
             f"{name}: no candles of {entry.symbols} yet; materialise the market data first"
         )
-    strategy_venues(db, markets.config(), entry, as_of)
-    decided = plan_rebalance(db, entry, as_of)
+    venues = strategy_venues(db, markets.config(), entry, as_of)
+    decided = plan_rebalance(db, entry, as_of, books=book_tops(venues, entry.instrument_ids()))
     signals = [
         {
             "instrument": str(s.instrument),

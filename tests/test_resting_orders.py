@@ -111,3 +111,30 @@ def test_a_bid_rests_overnight_fills_when_crossed_and_is_recorded_once(tmp_path)
     )
     assert first_fill.price <= price  # a resting bid fills at its price, or better on a gap
     assert len([f for f in fills if f.client_order_id == noon_quote.client_order_id]) == 1
+
+
+def test_market_maker_quotes_from_the_live_book_and_never_offers_what_it_lacks(tmp_path):
+    """With no BTC yet, the spot market maker can only bid: one GTC buy below the venue's
+    mid (its half spread is at least base_spread_bps / 2), no ask."""
+    db = candle_database(tmp_path, instruments=("sim_a:BTC/USDT",))
+    entry = parse_strategies_config(
+        [
+            {
+                "name": "mm",
+                "type": "market_making",
+                "symbol": str(BTC),
+                "amount_per_trade": 1,
+                "frequency": "1m",
+                "params": {"max_inventory": "0.05", "quote_size": "0.01", "base_spread_bps": 20},
+            }
+        ]
+    ).strategies[0]
+    report = rebalance_now(db, MARKETS, entry)
+    assert [(str(o["side"]), o["status"]) for o in report.orders] == [("buy", "OPEN")]
+    with db.transaction() as session:
+        quote = session.scalars(sa.select(CryptoOrder)).one()
+    book = build_sources(MARKETS, clock=lambda: report.as_of.to_pydatetime())[
+        "sim_a"
+    ].fetch_order_book("BTC/USDT")
+    mid = (Decimal(str(book["bids"][0][0])) + Decimal(str(book["asks"][0][0]))) / 2
+    assert quote.time_in_force == "GTC" and quote.price <= mid * (1 - Decimal("0.001"))

@@ -15,6 +15,7 @@ from zvt_pipelines.trading.execution_quality import record_execution_quality
 from zvt_pipelines.trading.market_view import CandleCache, latest_close
 from zvt_pipelines.trading.rebalance import (
     ExecutionReport,
+    book_tops,
     execute_plan,
     plan_rebalance,
     store_targets,
@@ -57,7 +58,7 @@ def rebalance_now(
     """Plan, store targets, execute, measure execution quality and update positions, in one call."""
     as_of = as_of_for(db, entry)
     venues = strategy_venues(db, markets, entry, as_of, cache)
-    decided = plan_rebalance(db, entry, as_of, cache)
+    decided = plan_rebalance(db, entry, as_of, cache, book_tops(venues, entry.instrument_ids()))
     store_targets(db, decided)
     report = execute_plan(db, entry, decided, venues)
     record_execution_quality(db, report, cache)

@@ -76,10 +76,29 @@ class ExecutionReport:
         return sum(values) / len(values) if values else None
 
 
+def book_tops(venues: dict[str, Any], instruments: list[InstrumentId]) -> dict[InstrumentId, Any]:
+    """Best bid and ask (with sizes) of each instrument on its venue, for the strategy's view."""
+    from zvt_pipelines.strategies import BookTop
+
+    tops = {}
+    for instrument in instruments:
+        venue = venues.get(instrument.venue)
+        book = None if venue is None else venue.fetch_order_book(instrument.symbol)
+        if book and book["bids"] and book["asks"]:
+            (bid, bid_size, *_), (ask, ask_size, *_) = book["bids"][0], book["asks"][0]
+            tops[instrument] = BookTop(*(Decimal(str(v)) for v in (bid, ask, bid_size, ask_size)))
+    return tops
+
+
 def plan_rebalance(
-    db: Database, entry: Any, as_of: pd.Timestamp, cache: CandleCache | None = None
+    db: Database,
+    entry: Any,
+    as_of: pd.Timestamp,
+    cache: CandleCache | None = None,
+    books: dict[InstrumentId, Any] | None = None,
 ) -> StrategyPlan:
-    """Run the strategy on what it could know at `as_of`; store its targets."""
+    """Run the strategy on what it could know at `as_of`, with the venues' book tops when
+    given (market making and arbitrage quote from them); nothing is written."""
     from zvt_pipelines.strategies import (
         MarketData,
         PortfolioView,
@@ -113,7 +132,7 @@ def plan_rebalance(
         if balances[i.venue].get(i.base, ZERO) != 0
     }
     portfolio = PortfolioView(equity=equity, positions=positions, balances=balances)
-    market = MarketData(now=as_of, timeframe=entry.frequency, candles=frames)
+    market = MarketData(now=as_of, timeframe=entry.frequency, candles=frames, order_books=books)
     plan = rebalance(strategy, market, portfolio)
     return StrategyPlan(entry.name, as_of, plan, prices, balances, equity, day_start_equity)
 
@@ -290,16 +309,24 @@ def _intents(decided: StrategyPlan, venues: dict[str, Any], manager: Any) -> lis
         if signal.amount is None or signal.price is None:
             continue
         side = Side.BUY if signal.kind.value.lower() in ("buy",) else Side.SELL
+        instrument = signal.instrument
+        market = manager.markets(instrument.venue)[instrument.symbol]
+        amount = signal.amount
+        if side is Side.SELL and not market.get("contract"):  # spot: sell only what is held
+            held = decided.balances[instrument.venue].get(instrument.base, ZERO)
+            amount = floor_to_step(min(amount, max(held, ZERO)), market_rules(market).amount_step)
+            if amount <= 0:
+                continue
         intents.append(
             {
                 "instrument": signal.instrument,
                 "side": side,
                 "type": "limit",
-                "amount": signal.amount,
+                "amount": amount,
                 "price": signal.price,
                 "arrival": _mid(venues[signal.instrument.venue], signal.instrument.symbol),
                 "client_order_id": client_order_id(
-                    decided.strategy, decided.as_of, signal.instrument, side, signal.amount
+                    decided.strategy, decided.as_of, signal.instrument, side, amount
                 ),
             }
         )
