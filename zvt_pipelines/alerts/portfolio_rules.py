@@ -6,8 +6,9 @@ WARNING severity, the `critical` limit CRITICAL.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.errors import AlertConfigError
@@ -25,6 +26,35 @@ def _level(value: float, warn: float, critical: float) -> Severity | None:
     return None
 
 
+def _limit_alert(
+    kind: str,
+    value: float,
+    at: datetime,
+    warn: float,
+    critical: float,
+    describe: Callable[[float], tuple[str, str]],
+    **extra: Any,
+) -> Alert | None:
+    """A PORTFOLIO_RISK alert when `value` reaches a limit; `describe(limit)` gives its
+    title and body. The condition is `<kind>/<severity>`, so a rise to critical is new."""
+    severity = _level(value, warn, critical)
+    if severity is None:
+        return None
+    limit = critical if severity is Severity.CRITICAL else warn
+    title, body = describe(limit)
+    return Alert(
+        type=AlertType.PORTFOLIO_RISK,
+        severity=severity,
+        title=title,
+        body=body,
+        at=at,
+        condition=f"{kind}/{severity.name.lower()}",
+        value=value,
+        threshold=limit,
+        **extra,
+    )
+
+
 def drawdown_alert(
     equity: float,
     peak_equity: float,
@@ -38,21 +68,18 @@ def drawdown_alert(
     if peak_equity <= 0:
         raise AlertConfigError(f"peak equity {peak_equity!r}: must be positive")
     drawdown = 1.0 - equity / peak_equity
-    severity = _level(drawdown, warn, critical)
-    if severity is None:
-        return None
-    limit = critical if severity is Severity.CRITICAL else warn
-    return Alert(
-        type=AlertType.PORTFOLIO_RISK,
-        severity=severity,
-        title=f"{scope} drawdown {drawdown:.1%}",
-        body=f"{scope} equity {equity:,.2f} is {drawdown:.2%} below its peak {peak_equity:,.2f} "
-        f"(limit {limit:.0%}).",
-        at=at,
-        condition=f"drawdown/{severity.name.lower()}",
+    return _limit_alert(
+        "drawdown",
+        drawdown,
+        at,
+        warn,
+        critical,
+        lambda limit: (
+            f"{scope} drawdown {drawdown:.1%}",
+            f"{scope} equity {equity:,.2f} is {drawdown:.2%} below its peak {peak_equity:,.2f} "
+            f"(limit {limit:.0%}).",
+        ),
         instrument=None,
-        value=drawdown,
-        threshold=limit,
         fields={"scope": scope, "equity": equity, "peak": peak_equity},
     )
 
@@ -70,24 +97,22 @@ def concentration_alert(
     alerts = []
     for instrument, weight in sorted(weights.items()):
         share = abs(weight) / gross
-        severity = _level(share, warn, critical)
-        if severity is not None:
-            limit = critical if severity is Severity.CRITICAL else warn
-            alerts.append(
-                Alert(
-                    type=AlertType.PORTFOLIO_RISK,
-                    severity=severity,
-                    title=f"{instrument} is {share:.1%} of the portfolio",
-                    body=f"{instrument} holds {share:.2%} of gross exposure (limit {limit:.0%}).",
-                    at=at,
-                    condition=f"concentration/{severity.name.lower()}",
-                    instrument=instrument,
-                    value=share,
-                    threshold=limit,
-                    positions=(instrument,),
-                    fields={"gross_exposure": gross},
-                )
-            )
+        alert = _limit_alert(
+            "concentration",
+            share,
+            at,
+            warn,
+            critical,
+            lambda limit, instrument=instrument, share=share: (
+                f"{instrument} is {share:.1%} of the portfolio",
+                f"{instrument} holds {share:.2%} of gross exposure (limit {limit:.0%}).",
+            ),
+            instrument=instrument,
+            positions=(instrument,),
+            fields={"gross_exposure": gross},
+        )
+        if alert is not None:
+            alerts.append(alert)
     return alerts
 
 
@@ -96,20 +121,17 @@ def leverage_alert(
 ) -> Alert | None:
     """Gross exposure divided by equity exceeds the leverage limit (no equity is critical)."""
     leverage = float("inf") if equity <= 0 else gross_exposure / equity
-    severity = _level(leverage, warn, critical)
-    if severity is None:
-        return None
-    limit = critical if severity is Severity.CRITICAL else warn
-    return Alert(
-        type=AlertType.PORTFOLIO_RISK,
-        severity=severity,
-        title=f"leverage {leverage:.2f}x",
-        body=f"Gross exposure {gross_exposure:,.2f} on equity {equity:,.2f} is {leverage:.2f}x "
-        f"(limit {limit:g}x).",
-        at=at,
-        condition=f"leverage/{severity.name.lower()}",
-        value=leverage,
-        threshold=limit,
+    return _limit_alert(
+        "leverage",
+        leverage,
+        at,
+        warn,
+        critical,
+        lambda limit: (
+            f"leverage {leverage:.2f}x",
+            f"Gross exposure {gross_exposure:,.2f} on equity {equity:,.2f} is {leverage:.2f}x "
+            f"(limit {limit:g}x).",
+        ),
     )
 
 
@@ -124,19 +146,16 @@ def margin_alert(
     """Margin utilisation (used / (used + available)) exceeds the limit."""
     total = margin_used + margin_available
     utilisation = 1.0 if total <= 0 else margin_used / total
-    severity = _level(utilisation, warn, critical)
-    if severity is None:
-        return None
-    limit = critical if severity is Severity.CRITICAL else warn
-    return Alert(
-        type=AlertType.PORTFOLIO_RISK,
-        severity=severity,
-        title=f"margin utilisation {utilisation:.0%}",
-        body=f"Margin used {margin_used:,.2f} of {total:,.2f} ({utilisation:.1%}; limit {limit:.0%}).",
-        at=at,
-        condition=f"margin/{severity.name.lower()}",
-        value=utilisation,
-        threshold=limit,
+    return _limit_alert(
+        "margin",
+        utilisation,
+        at,
+        warn,
+        critical,
+        lambda limit: (
+            f"margin utilisation {utilisation:.0%}",
+            f"Margin used {margin_used:,.2f} of {total:,.2f} ({utilisation:.1%}; limit {limit:.0%}).",
+        ),
     )
 
 
