@@ -186,10 +186,15 @@ def test_portfolio_health_from_plain_numbers():
     # each alert names the limit it broke, and its condition carries the severity
     assert (critical.condition, critical.threshold) == ("drawdown/critical", 0.20)
     assert "limit 20%" in critical.body
-    assert (shares[0].threshold, shares[0].positions) == (0.40, ("BTC",)) and "limit 40%" in shares[0].body
+    assert (shares[0].threshold, shares[0].positions) == (0.40, ("BTC",)) and "limit 40%" in shares[
+        0
+    ].body
     assert (shares[1].condition, shares[1].threshold) == ("concentration/warning", 0.25)
     broke = leverage_alert(100, 0, AT)
-    assert (broke.condition, broke.threshold) == ("leverage/critical", 3.0) and "limit 3x" in broke.body
+    assert (broke.condition, broke.threshold) == (
+        "leverage/critical",
+        3.0,
+    ) and "limit 3x" in broke.body
     assert "limit 90%" in margin_alert(95, 5, AT).body
     lagging = underperformance_alert("sma", -0.04, 0.03, AT)
     assert lagging.value == pytest.approx(-0.07) and lagging.type is AlertType.PORTFOLIO_RISK
