@@ -15,6 +15,7 @@ from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
 from zvt_pipelines.data.charts import png_markdown
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.portfolio.attribution_report import attribution_report
 from zvt_pipelines.portfolio.performance_table import performance_table, persist_performance
 from zvt_pipelines.portfolio.report import attribution_window, current_holdings
@@ -199,7 +200,7 @@ def currency_hedges(
         balances,
         PriceGraph(quotes),
         config.base,
-        ExposureTarget(max_weight=Decimal(repr(config.max_weight))),
+        ExposureTarget(max_weight=decimal_from_float(config.max_weight)),
         venue_markets,
     )
     exposures = pd.DataFrame(

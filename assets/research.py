@@ -8,7 +8,6 @@ optimisation trial is an MLflow run; results land in `strategy_performance`.
 import itertools
 import tempfile
 from dataclasses import asdict
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from resources.database import TradingDatabase
 from resources.mlflow import MlflowTracking
 from zvt_pipelines.data.charts import png_markdown
 from zvt_pipelines.errors import ConfigError, DataError
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.storage.market_data import load_candles
 from zvt_pipelines.storage.performance import record_performance
 
@@ -150,11 +150,11 @@ def strategy_backtest(
         scope="backtest",
         name=entry.name,
         day=frame["ts"].iloc[-1].date(),
-        total_value=Decimal(repr(result.final_equity)),
+        total_value=decimal_from_float(result.final_equity),
         metrics=result.metrics,
         run_id=run_id,
         trades=result.n_trades,
-        fees=Decimal(repr(result.fees_paid)),
+        fees=decimal_from_float(result.fees_paid),
         details={"bars": len(frame), **market},
     )
     with tempfile.TemporaryDirectory() as folder:

@@ -37,7 +37,7 @@ import pandas as pd
 
 from zvt_pipelines.analytics import metrics
 from zvt_pipelines.analytics.metrics import DAYS_PER_YEAR
-from zvt_pipelines.backtest.replay import Replay, ReplayAccount, funding_frame, to_decimal
+from zvt_pipelines.backtest.replay import Replay, ReplayAccount, funding_frame
 from zvt_pipelines.backtest.result import TRADE_COLUMNS, BacktestResult, performance_metrics
 from zvt_pipelines.backtest.synthetic_books import (
     MarketRules,
@@ -45,6 +45,7 @@ from zvt_pipelines.backtest.synthetic_books import (
 )
 from zvt_pipelines.errors import ConfigError, DataError
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.strategies.base import BaseCryptoStrategy
 
@@ -184,7 +185,7 @@ def run_backtest(
         resting_limits,
     )
     first = _bars_at(replay, timeframe, int(opens[0]))
-    loop.last_close = {i: to_decimal(b.open) for i, b in first.items()}
+    loop.last_close = {i: decimal_from_float(b.open) for i, b in first.items()}
     for instrument in replay.instruments:
         if instrument not in loop.last_close:
             before = replay.view(
@@ -192,7 +193,7 @@ def run_backtest(
             )
             if before.empty:
                 raise DataError(f"{instrument}: no price at or before the first bar {start}")
-            loop.last_close[instrument] = to_decimal(before["close"].iat[-1])
+            loop.last_close[instrument] = decimal_from_float(before["close"].iat[-1])
     initial_equity = float(loop.equity())
     equity, marks, plan = [], [], None
     for k, open_ms in enumerate(opens):
@@ -208,7 +209,7 @@ def run_backtest(
             loop.walk_bars(bars)
         loop.collect_fills()
         loop.settle_funding(bar_open, bar_open + step)
-        loop.last_close.update({i: to_decimal(b.close) for i, b in bars.items()})
+        loop.last_close.update({i: decimal_from_float(b.close) for i, b in bars.items()})
         equity.append(float(loop.equity()))
         marks.append({str(i): float(loop.held(i)) for i in replay.instruments})
         if k < len(opens) - 1:
@@ -254,7 +255,7 @@ def signed_round_trips(fills: pd.DataFrame, last_close: float) -> pd.DataFrame:
     trade: dict[str, Any] | None = None
     held = ZERO  # exact: the units are amounts on the venue's step
     for time, units, price, fee in fills[["time", "units", "price", "fee"]].itertuples(index=False):
-        left = to_decimal(units)
+        left = decimal_from_float(units)
         while left != 0:
             if trade is None:
                 trade = {"entry": time, "sign": 1 if left > 0 else -1, "opened": 0.0,

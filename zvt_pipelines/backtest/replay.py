@@ -35,6 +35,7 @@ from zvt_pipelines.backtest.synthetic_books import (
 from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, resample_candles
 from zvt_pipelines.errors import DataError
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Fill, Side
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.oms.manager import OrderManager
@@ -209,11 +210,6 @@ class ReplayMarketData(MarketData):
         return self._replay.view(instrument, timeframe, self.now)
 
 
-def to_decimal(value: float) -> Decimal:
-    """A float from a candle file as the exact decimal of its shortest text."""
-    return Decimal(repr(float(value)))
-
-
 class ReplayAccount:
     """The trading side of one replay: a `BacktestVenue` per venue under one
     the live `OrderManager`, a `PositionBook`, and the fills, orders and funding recorded.
@@ -260,9 +256,9 @@ class ReplayAccount:
     def top(self, bar: Any, column: str) -> BookTop:
         """The synthetic book around `bar`'s `column` price, as deep as its volume allows."""
         depth = floor_to_step(
-            to_decimal(bar.volume) * self.rules.depth_fraction, self.rules.amount_step
+            decimal_from_float(bar.volume) * self.rules.depth_fraction, self.rules.amount_step
         )
-        price = to_decimal(getattr(bar, column))
+        price = decimal_from_float(getattr(bar, column))
         return book_top(price, self.half_spread, depth, self.rules.price_tick)
 
     def set_books(self, bars: Mapping[InstrumentId, Any], column: str) -> None:
@@ -315,7 +311,7 @@ class ReplayAccount:
     def walk_bars(self, bars: Mapping[InstrumentId, Any]) -> None:
         """Feed each bar's price path to its venue so resting orders it touches fill."""
         for instrument, bar in bars.items():
-            prices = [to_decimal(getattr(bar, c)) for c in ("open", "high", "low", "close")]
+            prices = [decimal_from_float(getattr(bar, c)) for c in ("open", "high", "low", "close")]
             self.venues[instrument.venue].on_bar(instrument.symbol, *prices, ts=self.now)
         self.manager.sync_open()
 
@@ -353,7 +349,10 @@ class ReplayAccount:
                 if count == 0:
                     continue
                 frame = self.replay.frames(self.replay.base_timeframe)[instrument]
-                mark, rate_ = to_decimal(frame["close"].iat[count - 1]), to_decimal(rate)
+                mark, rate_ = (
+                    decimal_from_float(frame["close"].iat[count - 1]),
+                    decimal_from_float(rate),
+                )
                 payment = -position * mark * rate_
                 self.venues[instrument.venue].book_funding(
                     instrument.settle or instrument.quote, payment

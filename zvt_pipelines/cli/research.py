@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from zvt_pipelines.cli.common import app, fail, one_line_errors, settings
+from zvt_pipelines.model.money import decimal_from_float
 
 _FILE_NAME = re.compile(r"^(?P<venue>[a-z0-9]+)_(?P<base>[A-Z0-9]+)-(?P<quote>[A-Z0-9]+)")
 
@@ -274,10 +275,10 @@ def _event_backtest(
         candles,
         window_start,
         window_end,
-        Decimal(repr(cash)),
+        decimal_from_float(cash),
         funding=rates or None,
-        fees=VenueFees(Decimal(repr(fee_bps)), Decimal(repr(fee_bps))),
-        half_spread_bps=Decimal(repr(half_spread_bps)),
+        fees=VenueFees(decimal_from_float(fee_bps), decimal_from_float(fee_bps)),
+        half_spread_bps=decimal_from_float(half_spread_bps),
         initial_holdings=holdings or None,
     )
     summary = {

@@ -22,6 +22,7 @@ from decimal import Decimal, localcontext
 import pandas as pd
 
 from zvt_pipelines.errors import InvalidOrder
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Fill, Side
 from zvt_pipelines.portfolio.lots import MONEY_CONTEXT
 from zvt_pipelines.portfolio.positions import symbol_currencies
@@ -142,7 +143,7 @@ def interval_vwap(candles: pd.DataFrame, start: datetime, end: datetime) -> Deci
     if volume <= 0:
         return None
     typical = (window["high"] + window["low"] + window["close"]) / 3
-    return Decimal(repr(float((typical * window["volume"]).sum() / volume)))
+    return decimal_from_float((typical * window["volume"]).sum() / volume)
 
 
 def quality_frame(qualities: Iterable[OrderQuality]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.portfolio.attribution import (
     EFFECTS,
@@ -105,7 +106,7 @@ def strategy_attribution(
     segments = [*table.columns, quote]
     weights, equities = [], []
     for k, boundary in enumerate(boundaries):
-        prices = {a: Decimal(repr(float(table[a].iloc[k]))) for a in table.columns}
+        prices = {a: decimal_from_float(table[a].iloc[k]) for a in table.columns}
         early = [f for f in fills if f.timestamp <= boundary.to_pydatetime()]
         balances = account_balances(instruments, entry.capital, early)
         equity = account_equity(balances, {i: prices[i.base] for i in instruments})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 
 from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
 from zvt_pipelines.errors import DataError, StorageError
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import FundingRate, MarketOhlcv
 from zvt_pipelines.storage.types import utc_to_micros
@@ -206,7 +206,7 @@ def replace_funding_rates(
             "venue": venue,
             "symbol": symbol,
             "funding_time": ts.to_pydatetime(),
-            "rate": Decimal(repr(rate)),
+            "rate": decimal_from_float(rate),
         }
         for ts, rate in zip(rates["ts"], rates["rate"], strict=True)
     ]

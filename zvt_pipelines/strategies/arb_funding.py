@@ -27,6 +27,7 @@ from pydantic import Field
 
 from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.strategies.base import (
     BaseCryptoStrategy,
     MarketData,
@@ -66,7 +67,7 @@ def carry_estimate(
     """The module docstring's formula on the last `lookback` settled `rates`."""
     recent = rates[-params.lookback :]
     mean_rate = sum(recent, Decimal(0)) / len(recent)
-    intervals = Decimal(repr(params.holding_hours / params.interval_hours))
+    intervals = decimal_from_float(params.holding_hours / params.interval_hours)
     expected = mean_rate * intervals
     fees = 2 * (params.spot_fee + params.perp_fee)
     basis = perp_price / spot_price - 1
@@ -96,7 +97,7 @@ class FundingCarryStrategy(BaseCryptoStrategy):
         funding = market_data.funding(perp)
         if len(funding) < self.params.lookback:
             return None
-        rates = [Decimal(repr(float(r))) for r in funding["funding_rate"]]
+        rates = [decimal_from_float(r) for r in funding["funding_rate"]]
         return carry_estimate(
             rates, market_data.last_price(spot), market_data.last_price(perp), self.params
         )

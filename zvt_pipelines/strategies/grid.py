@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.strategies.base import (
     BaseCryptoStrategy,
     MarketData,
@@ -120,7 +121,7 @@ class GridStrategy(BaseCryptoStrategy):
         bounds = adaptive_bounds(close, t, p.vol_window, p.width_sigmas)
         if bounds is None:
             return current
-        lower, upper = (Decimal(repr(float(b))) for b in bounds)
+        lower, upper = (decimal_from_float(b) for b in bounds)
         return grid_levels(lower, upper, p.levels, p.spacing)
 
     def levels_at(self, frame: pd.DataFrame) -> list[Decimal]:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import OrderType
 from zvt_pipelines.strategies.base import (
     BaseCryptoStrategy,
@@ -80,7 +81,7 @@ def recent_volatility(close: np.ndarray, window: int) -> Decimal:
     if len(close) <= window:
         return Decimal(0)
     returns = np.diff(np.log(np.asarray(close[-window - 1 :], dtype="float64")))
-    return Decimal(repr(float(returns.std())))
+    return decimal_from_float(returns.std())
 
 
 @register_strategy("market_making")

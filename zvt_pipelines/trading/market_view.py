@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from zvt_pipelines.data.candles import resample_candles
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import load_candles
@@ -78,7 +79,7 @@ def decision_window(
 def last_prices(frames: dict[InstrumentId, pd.DataFrame]) -> dict[InstrumentId, Decimal]:
     """The last close of each frame, as the exact decimal of the stored value."""
     return {
-        instrument: Decimal(repr(float(frame["close"].iloc[-1])))
+        instrument: decimal_from_float(frame["close"].iloc[-1])
         for instrument, frame in frames.items()
         if len(frame)
     }

@@ -26,6 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Side
 from zvt_pipelines.oms.router import affordable_amount, floor_to_step, market_rules
 from zvt_pipelines.portfolio.limits import RiskDenial, RiskState
@@ -118,7 +119,7 @@ def plan_rebalance(
     equity = account_equity(balances, prices)
     day_start = as_of.floor("D")
     day_prices = {
-        i: Decimal(repr(float(f.loc[f["ts"] < day_start, "close"].iloc[-1])))
+        i: decimal_from_float(f.loc[f["ts"] < day_start, "close"].iloc[-1])
         for i, f in frames.items()
         if (f["ts"] < day_start).any()
     }

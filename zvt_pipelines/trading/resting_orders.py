@@ -9,12 +9,12 @@ exactly once through the order manager.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import OrderStatus, OrderType
 from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
@@ -73,7 +73,7 @@ def restore_resting_orders(
             InstrumentId.parse(f"{venue_id}:{symbol}"), "1m", since.floor("min"), as_of
         )
         for bar in candles.itertuples(index=False):
-            prices = (Decimal(repr(float(v))) for v in (bar.open, bar.high, bar.low, bar.close))
+            prices = (decimal_from_float(v) for v in (bar.open, bar.high, bar.low, bar.close))
             venues[venue_id].on_bar(
                 symbol, *prices, ts=(bar.ts + pd.Timedelta(minutes=1)).to_pydatetime()
             )

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from zvt_pipelines.errors import DataError, InvalidOrder
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Side
 from zvt_pipelines.oms.algos.base import split_by_weights
 from zvt_pipelines.oms.algos.twap import ScheduledAlgo, Slice, slice_times
@@ -78,7 +79,7 @@ def vwap(
             f"profile of {len(profile)} buckets: expected 24 (hour) or 1440 (minute)"
         )
     times = slice_times(start, duration, interval)
-    weights = [Decimal(repr(window_weight(profile, at, at + interval))) for at in times]
+    weights = [decimal_from_float(window_weight(profile, at, at + interval)) for at in times]
     if sum(weights) <= 0:
         raise DataError(f"volume profile has no volume between {start} and {start + duration}")
     sizes = split_by_weights(amount, weights, kwargs["amount_step"])
