@@ -133,7 +133,8 @@ def executed_orders(
         return dg.Output(None, metadata={"orders_sent": 0})
     decided = target_positions
     entry = strategies.entry(context.partition_key)
-    venues = strategy_venues(database.get(), markets.config(), entry, decided.as_of)
+    # strategy_signals already matched the resting orders against the candles of this run
+    venues = strategy_venues(database.get(), markets.config(), entry, decided.as_of, replay=False)
     report = execute_plan(database.get(), entry, decided, venues)
     qualities = record_execution_quality(database.get(), report)
     alerts = execution_alerts(report)

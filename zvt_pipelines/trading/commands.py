@@ -41,14 +41,16 @@ def strategy_venues(
     entry: Any,
     as_of: pd.Timestamp,
     cache: CandleCache | None = None,
+    replay: bool = True,
 ) -> dict[str, Any]:
     """The strategy's venues at `as_of`, funded from its fills, with its resting orders put
-    back and the candles since played through them (their fills recorded)."""
+    back and (unless an earlier step of the run did) the candles since played through them
+    (their fills recorded)."""
     balances = account_balances(
         entry.instrument_ids(), entry.capital, strategy_fills(db, entry.name)
     )
     venues = trading_venues(markets, balances, clock=lambda: as_of.to_pydatetime())
-    restore_resting_orders(db, entry.name, venues, as_of, cache)
+    restore_resting_orders(db, entry.name, venues, as_of, cache, replay)
     return venues
 
 

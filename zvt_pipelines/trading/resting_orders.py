@@ -45,13 +45,12 @@ def restore_resting_orders(
     venues: dict[str, Any],
     as_of: pd.Timestamp,
     cache: CandleCache | None = None,
+    replay: bool = True,
 ) -> list[Order]:
     """Put the strategy's resting orders back, replay the candles since, record the fills;
-    returns the orders still resting."""
+    returns the orders still resting. `replay=False` only puts them back: for a later step
+    of the same run, whose candles an earlier step has already played."""
     orders = resting_orders(db, strategy, venues)
-    if not orders:
-        return []
-    cache = cache or CandleCache(db)
     for order in orders:
         venues[order.venue].restore_order(
             order.venue_order_id or order.client_order_id,
@@ -63,6 +62,9 @@ def restore_resting_orders(
             order.filled,
             order.created_at,
         )
+    if not orders or not replay:
+        return orders
+    cache = cache or CandleCache(db)
     for venue_id, symbol in sorted({(o.venue, o.symbol) for o in orders}):
         since = min(
             pd.Timestamp(o.updated_at or o.created_at)
