@@ -46,31 +46,35 @@ def pg_url() -> str:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """A freshly migrated trading database: a SQLite file, then a scratch PostgreSQL
-    database (created on the `pg_url` server and dropped afterwards)."""
+@pytest.fixture
+def scratch_pg_url(pg_url):
+    """URL of a new, empty database on the `pg_url` server, dropped after the test."""
     import uuid
 
     import sqlalchemy as sa
 
-    from zvt_pipelines.storage.database import Database
-
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/zvt.db")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    base_url = request.getfixturevalue("pg_url")
     name = f"zvt_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database = Database(str(sa.engine.make_url(base_url).set(database=name)))
-    database.upgrade()
-    yield database
-    database.dispose()
+    yield sa.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A freshly migrated trading database: a SQLite file, then a scratch PostgreSQL
+    database (see `scratch_pg_url`)."""
+    from zvt_pipelines.storage.database import Database
+
+    url = (
+        f"sqlite:///{tmp_path}/zvt.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("scratch_pg_url")
+    )
+    database = Database(url)
+    database.upgrade()
+    yield database
+    database.dispose()

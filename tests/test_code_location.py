@@ -10,11 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from tests.conftest import REPO
@@ -82,19 +80,7 @@ def test_webserver_serves_the_partitioned_asset_graph(tmp_path):
     assert partitioned["strategy_backtest"] is False
 
 
-@pytest.fixture
-def dagster_pg_url(pg_url):
-    name = f"zvt_dagster_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield str(sa.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_runs_and_partitions_are_stored_in_dagster_postgres(tmp_path, dagster_pg_url, shared_data):
+def test_runs_and_partitions_are_stored_in_dagster_postgres(tmp_path, scratch_pg_url, shared_data):
     """The production instance layout (dagster.yaml → dagster-postgres) holds runs, events and
     dynamic partitions."""
     from assets.partitions import partition_key
@@ -103,14 +89,14 @@ def test_runs_and_partitions_are_stored_in_dagster_postgres(tmp_path, dagster_pg
 
     settings = settings_for(tmp_path, write_markets(tmp_path, shared_data, ["binance:BTC/USDT"]))
     defs = build_definitions(settings)
-    overrides = {"storage": {"postgres": {"postgres_url": dagster_pg_url}}}
+    overrides = {"storage": {"postgres": {"postgres_url": scratch_pg_url}}}
     with dg.instance_for_test(overrides=overrides) as instance:
         result = defs.resolve_job_def("market_data").execute_in_process(
             partition_key=partition_key("2025-06-10", "binance:BTC/USDT"), instance=instance
         )
         assert result.success
         instance.add_dynamic_partitions("strategies", ["alpha"])
-    engine = sa.create_engine(dagster_pg_url)
+    engine = sa.create_engine(scratch_pg_url)
     with engine.connect() as conn:
         runs = conn.execute(
             sa.text("select count(*) from runs where run_id = :r"), {"r": result.run_id}

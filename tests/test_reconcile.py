@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import signal
 import time
-import uuid
 from decimal import Decimal as D
 
 import pytest
@@ -44,19 +43,11 @@ def db_url(request, tmp_path):
         Database(url).upgrade()
         yield url
         return
-    base_url = request.getfixturevalue("pg_url")
-    name = f"zvt_rec_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = str(sa.engine.make_url(base_url).set(database=name).render_as_string(hide_password=False))
+    url = request.getfixturevalue("scratch_pg_url")
     database = Database(url)
     database.upgrade()
     database.dispose()
     yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -257,34 +256,25 @@ def test_tracked_optimize_logs_every_evaluation_and_fails_the_parent_on_error(
     assert len(failed) == 1 and failed[0].data.params["sweep.objective"] == "parabola"
 
 
-def test_postgresql_backend_store(pg_url, tmp_path, result, frame):
-    name = f"zvt_mlflow_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        uri = sa.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-        assert uri.startswith("postgresql+psycopg2://")
-        env = {"ZVT_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": uri}
-        run_id = track_backtest(
-            result,
-            strategy_name="sma_cross_pg",
-            params={"fast": 10, "slow": 30},
-            engine_settings={"fee_bps": 10.0},
-            data_fingerprint=data_fingerprint(frame, "sim", "BTC/USDT"),
-            env=env,
-        )
-        client = TrackingTarget.resolve(env=env).client()
-        run = client.get_run(run_id)
-        assert run.data.params["strategy.slow"] == "30"
-        assert run.data.metrics["final_equity"] == pytest.approx(result.final_equity, rel=1e-12)
-        listed = {a.path for a in client.list_artifacts(run_id)}
-        assert {"config.yaml", "equity.csv", "trades.csv", "report"} <= listed
-        assert list((tmp_path / "mlartifacts").rglob("report.html"))
-        with sa.create_engine(uri).connect() as conn:
-            stored = conn.execute(sa.text("select count(*) from runs")).scalar_one()
-        assert stored == 1
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+def test_postgresql_backend_store(scratch_pg_url, tmp_path, result, frame):
+    uri = scratch_pg_url
+    assert uri.startswith("postgresql+psycopg2://")
+    env = {"ZVT_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": uri}
+    run_id = track_backtest(
+        result,
+        strategy_name="sma_cross_pg",
+        params={"fast": 10, "slow": 30},
+        engine_settings={"fee_bps": 10.0},
+        data_fingerprint=data_fingerprint(frame, "sim", "BTC/USDT"),
+        env=env,
+    )
+    client = TrackingTarget.resolve(env=env).client()
+    run = client.get_run(run_id)
+    assert run.data.params["strategy.slow"] == "30"
+    assert run.data.metrics["final_equity"] == pytest.approx(result.final_equity, rel=1e-12)
+    listed = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.yaml", "equity.csv", "trades.csv", "report"} <= listed
+    assert list((tmp_path / "mlartifacts").rglob("report.html"))
+    with sa.create_engine(uri).connect() as conn:
+        stored = conn.execute(sa.text("select count(*) from runs")).scalar_one()
+    assert stored == 1
