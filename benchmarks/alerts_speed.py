@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
+from scratch import scratch_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,7 +40,7 @@ from zvt_pipelines.alerts.technical import (  # noqa: E402
     RsiExtreme,
     TrendChange,
 )
-from zvt_pipelines.storage.database import Database, normalise_url  # noqa: E402
+from zvt_pipelines.storage.database import Database  # noqa: E402
 
 PRICE_RULES = [
     PriceCross(100.0, "up"),
@@ -81,26 +77,6 @@ def micro_batches(frame: pd.DataFrame, rules: list, batch: int, warmup: int) -> 
         evaluate_rules(rules, frame.iloc[end - batch - warmup : end], "BTC/USDT")
         done += batch
     return done / (time.perf_counter() - start)
-
-
-@contextmanager
-def scratch_database(url: str | None) -> Iterator[str]:
-    """A throwaway database: a SQLite file, or a new database on the given PostgreSQL server
-    (dropped afterwards, so the server's own databases are never migrated)."""
-    if url is None or url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory() as folder:
-            yield url or f"sqlite:///{folder}/bench.db"
-        return
-    name = f"zvt_alerts_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield str(sa.engine.make_url(normalise_url(url)).set(database=name))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def latency(database_url: str, count: int) -> list[float]:

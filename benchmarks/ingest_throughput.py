@@ -10,12 +10,11 @@ PostgreSQL via COPY). Target: PostgreSQL above 100,000 candles/s (the year in un
 import argparse
 import os
 import statistics
-import tempfile
 import time
-import uuid
 
 import pandas as pd
 import sqlalchemy as sa
+from scratch import scratch_database
 
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import count_candles, replace_candles
@@ -70,28 +69,19 @@ def main() -> None:
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     args = parser.parse_args()
     frame, start, end = one_year()
-    with tempfile.TemporaryDirectory() as folder:
-        db = Database(f"sqlite:///{folder}/bench.db")
+    with scratch_database(None) as url:
+        db = Database(url)
         db.upgrade()
         report("SQLite", measure(db, frame, start, end, args.repeats))
         db.dispose()
-    name = f"zvt_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        with scratch_database(args.pg_url) as url:
+            db = Database(url)
+            db.upgrade()
+            report("PostgreSQL", measure(db, frame, start, end, args.repeats))
+            db.dispose()
     except sa.exc.OperationalError as exc:
         print(f"PostgreSQL  skipped: no server at {args.pg_url} ({exc.orig})")
-        return
-    try:
-        db = Database(str(sa.engine.make_url(args.pg_url).set(database=name)))
-        db.upgrade()
-        report("PostgreSQL", measure(db, frame, start, end, args.repeats))
-        db.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

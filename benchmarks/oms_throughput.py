@@ -23,12 +23,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
+from scratch import scratch_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,24 +107,6 @@ def commit_ceiling(db: Database, commits: int) -> None:
     print(f"{db.dialect + ' commit ceiling':<28} {rate:>10,.0f} commits/s (1-row insert + commit)")
 
 
-def scratch_postgres() -> tuple[Database, sa.Engine, str] | None:
-    admin = sa.create_engine(
-        PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    name = f"zvt_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        print(f"postgresql: skipped, no server at {PG_URL} ({exc.orig})")
-        return None
-    db = Database(
-        sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    )
-    db.upgrade()
-    return db, admin, name
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=5000)
@@ -138,18 +120,16 @@ def main() -> None:
         measure("sqlite batched (1 tx/order)", False, db, args.orders)
         commit_ceiling(db, args.orders)
         db.dispose()
-    scratch = scratch_postgres()
-    if scratch is not None:
-        db, admin, name = scratch
-        try:
+    try:
+        with scratch_database(PG_URL) as url:
+            db = Database(url)
+            db.upgrade()
             measure("postgres intent (2 tx/order)", True, db, args.orders)
             measure("postgres batched (1 tx/order)", False, db, args.orders)
             commit_ceiling(db, args.orders)
-        finally:
             db.dispose()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
+    except sa.exc.OperationalError as exc:
+        print(f"postgresql: skipped, no server at {PG_URL} ({exc.orig})")
 
 
 if __name__ == "__main__":
