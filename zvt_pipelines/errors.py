@@ -13,8 +13,16 @@ class DataError(ZvtError, ValueError):
     """Market data is malformed (bad file, wrong columns, corrupt values)."""
 
 
+class BadCandles(DataError):
+    """Candles break a quality rule; the message names the source, the row, the field and the value."""
+
+
 class StorageError(ZvtError):
     """The trading database rejected or could not complete an operation."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The trading database cannot be reached, does not exist or lacks its tables (URL masked)."""
 
 
 class VenueError(ZvtError):

@@ -1,7 +1,13 @@
-"""Shared pieces of the `zvt` commands: the app, one-line errors, argument parsing."""
+"""Shared pieces of the `zvt` commands: the app, one-line errors, argument parsing.
+
+A user's mistake (a bad file, option, configuration or database URL) is one `error: ...` line
+on stderr and exit status 2; anything unexpected is one line and status 1. The global
+`--debug` flag (or `ZVT_DEBUG=1`) lets the exception through with its traceback.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import date
@@ -9,6 +15,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 
 from zvt_pipelines.errors import ZvtError
@@ -21,21 +28,66 @@ app = typer.Typer(
 )
 
 
-def fail(message: str) -> None:
-    """Print a one-line error and exit with status 2."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+_debug = {"on": False}
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the Python traceback of an error (also ZVT_DEBUG=1)."
+    ),
+) -> None:
+    """zvt-pipelines: crypto trading and portfolio management as Dagster pipelines."""
+    _debug["on"] = debug or os.environ.get("ZVT_DEBUG") == "1"
+    _warnings_to_stderr()
+
+
+def _warnings_to_stderr() -> None:
+    """The core's logged warnings (data gaps, sorted rows, timestamp units) as `warning:` lines."""
+    logger = logging.getLogger("zvt_pipelines")
+    if not any(getattr(h, "zvt_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        handler.zvt_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
+def one_line(message: str) -> str:
+    """A message folded onto one line (YAML and driver errors span several)."""
+    return " / ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def fail(message: str, status: int = 2) -> None:
+    """Print a one-line error and exit with `status` (2: the user's mistake)."""
+    typer.echo(f"error: {one_line(message)}", err=True)
+    raise typer.Exit(status)
 
 
 def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the core's typed errors into one-line messages instead of tracebacks."""
+    """Turn errors into one-line messages instead of tracebacks (unless `--debug`).
+
+    The core's typed errors and OS errors (files, permissions) are the user's to fix: exit 2.
+    Anything else is a bug: one line naming its type, exit 1.
+    """
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except ZvtError as exc:
-            fail(str(exc))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except (ZvtError, OSError) as exc:
+            if _debug["on"]:
+                raise
+            fail(str(exc) or type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if _debug["on"]:
+                raise
+            fail(
+                f"unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback)",
+                status=1,
+            )
 
     return wrapper
 

@@ -99,10 +99,14 @@ def ingest(
         None, help="Markets file (default: ZVT_MARKETS or config/markets.yaml)."
     ),
 ) -> None:
-    """Download candles (or --funding rates) from a venue, or import a file, into the trading database."""
+    """Download candles (or --funding rates) from a venue, or import a file, into the trading database.
+
+    Every candle passes the quality gate of the Dagster candle asset first; one bad candle
+    anywhere means nothing is written.
+    """
     import pandas as pd
 
-    from zvt_pipelines.data.ingest import ingest_range
+    from zvt_pipelines.data.ingest import download_checked, store_range
     from zvt_pipelines.model.instrument import InstrumentId
     from zvt_pipelines.model.timeframe import timeframe_ms
     from zvt_pipelines.storage.database import Database
@@ -116,21 +120,21 @@ def ingest(
     if file is not None and len(instruments) != 1:
         fail(f"--symbols {symbols!r}: a --file holds one symbol")
     resolved = settings(markets)
-    database = Database(resolved.database_url)
-    database.upgrade()
     if funding:
+        database = Database(resolved.database_url)
+        database.upgrade()
         _ingest_funding(database, venue, instruments, file, resolved, first, after)
         return
     source = _ingest_source(venue, file, resolved)
-    for instrument in instruments:
-        summary, _ = ingest_range(
-            database,
-            source,
-            instrument,
-            timeframe,
-            pd.Timestamp(first, tz="UTC"),
-            pd.Timestamp(after, tz="UTC"),
-        )
+    window = pd.Timestamp(first, tz="UTC"), pd.Timestamp(after, tz="UTC")
+    checked = [
+        (instrument, download_checked(source, instrument, timeframe, *window))
+        for instrument in instruments
+    ]
+    database = Database(resolved.database_url)
+    database.upgrade()
+    for instrument, frame in checked:
+        summary = store_range(database, instrument, timeframe, frame, *window)
         typer.echo(
             f"{instrument} {timeframe}: {summary.rows} candles stored "
             f"({summary.first} .. {summary.last}), {summary.missing} missing"

@@ -6,19 +6,26 @@ A candle frame is a pandas DataFrame with columns `ts` (open time, datetime64[ms
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.errors import DataError
+from zvt_pipelines.errors import BadCandles, DataError
 from zvt_pipelines.model.timeframe import pandas_freq
+
+log = logging.getLogger(__name__)
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 CANDLE_COLUMNS = ("ts", *PRICE_COLUMNS, "volume")
 FILE_COLUMNS = ("timestamp", *PRICE_COLUMNS, "volume")
 TS_DTYPE = "datetime64[ms, UTC]"
+_EPOCH_MS_RANGE = (946_684_800_000, 4_102_444_800_000)  # 2000-01-01 .. 2100-01-01 UTC
+_MS_PER_UNIT = {"ms": 1.0, "s": 1_000.0, "us": 1e-3, "ns": 1e-6}
+_UNIT_NAMES = {"ms": "milliseconds", "s": "seconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
 def empty_candles() -> pd.DataFrame:
@@ -52,31 +59,134 @@ def candles_to_ohlcv(frame: pd.DataFrame) -> list[list[float]]:
 
 
 def read_candle_file(path: str | Path) -> pd.DataFrame:
-    """Read a candle file (`timestamp,open,high,low,close,volume`, UTC ms open time).
+    """Read a candle file (`timestamp,open,high,low,close,volume`, UTC epoch open time) and
+    pass it through the quality gate (`gate.validate_candles`).
 
-    CSV, gzip'd CSV and Parquet are accepted. Rows are returned sorted by time; the
-    values are not otherwise judged here (that is the quality suite's job).
+    CSV, gzip'd CSV and Parquet are accepted. The timestamp unit is detected from the first
+    row's magnitude (seconds, milliseconds, microseconds or nanoseconds of a date between 2000
+    and 2100; every row must then be in that unit). Unsorted rows are sorted, with a logged
+    warning. Anything else wrong (an unreadable or truncated file, a non-number, a duplicate
+    open time, high < low, ...) is a `DataError` naming the file, the line, the field and the
+    value.
     """
     path = Path(path)
+    source = f"candle file {str(path)!r}"
     if not path.is_file():
-        raise DataError(f"candle file {str(path)!r}: no such file")
-    try:
-        if path.suffix == ".parquet":
-            raw = pd.read_parquet(path)
-        else:
-            raw = pd.read_csv(path, dtype={c: "float64" for c in FILE_COLUMNS[1:]})
-    except (ValueError, OSError) as exc:
-        raise DataError(f"candle file {str(path)!r}: cannot be read ({exc})") from exc
+        raise DataError(f"{source}: no such file")
+    parquet = path.suffix == ".parquet"
+    raw = _read_table(path, source, parquet)
     missing = [c for c in FILE_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(
-            f"candle file {str(path)!r}: missing column(s) {missing}; expected header {','.join(FILE_COLUMNS)}"
+            f"{source}: missing column(s) {missing}; expected header {','.join(FILE_COLUMNS)}"
         )
-    frame = raw[list(FILE_COLUMNS)].rename(columns={"timestamp": "ts"})
-    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="ms", utc=True).astype(TS_DTYPE)
+
+    def label(position: int) -> str:  # where a user finds the row in the file
+        return f"row {position + 1}" if parquet else f"line {position + 2}"
+
+    millis = epoch_millis(raw["timestamp"], source, label)
+    order = np.argsort(millis, kind="stable")
+    if len(millis) and (np.diff(millis) < 0).any():
+        back = int(np.flatnonzero(np.diff(millis) < 0)[0]) + 1
+        log.warning(
+            "%s: rows are not in time order (%s opens before %s); sorted by timestamp",
+            source,
+            label(back),
+            label(back - 1),
+        )
+    frame = pd.DataFrame({"ts": pd.to_datetime(millis[order], unit="ms", utc=True)})
+    frame["ts"] = frame["ts"].astype(TS_DTYPE)
     for column in CANDLE_COLUMNS[1:]:
-        frame[column] = frame[column].astype("float64")
-    return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+        frame[column] = _numbers(raw[column], column, source, label).to_numpy()[order]
+
+    from zvt_pipelines.data.gate import validate_candles  # the gate imports this module
+
+    validate_candles(frame, source, row_label=lambda row: label(int(order[row])))
+    return frame
+
+
+def _read_table(path: Path, source: str, parquet: bool) -> pd.DataFrame:
+    """The file's table, or a DataError saying why it cannot be read (truncated, binary, ...)."""
+    try:
+        return pd.read_parquet(path) if parquet else pd.read_csv(path)
+    except EOFError:
+        raise DataError(
+            f"{source}: truncated: the compressed data ends before its end marker "
+            "(an interrupted download or copy?)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{source}: not a text CSV file (binary byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); expected header {','.join(FILE_COLUMNS)}"
+        ) from None
+    except (ValueError, OSError, zlib.error) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{source}: cannot be read ({reason})") from None
+
+
+def epoch_millis(values: pd.Series, source: str, label: Callable[[int], str]) -> np.ndarray:
+    """Open times as int64 UTC epoch milliseconds, the unit detected from the first value.
+
+    A value is read in the unit (s, ms, us, ns) that puts the first row between 2000 and 2100;
+    a row outside that range in the same unit, a fraction of a millisecond or a non-number is
+    a `BadCandles` error naming the row and the value.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = pd.to_datetime(values, utc=True)
+        if stamps.isna().any():
+            row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+            raise BadCandles(f"{source}: {label(row)}: timestamp is empty")
+        return stamps.astype(TS_DTYPE).astype("int64").to_numpy()
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise BadCandles(
+            f"{source}: {label(row)}: timestamp={values.iloc[row]!r} is not an epoch time number"
+        )
+    if numbers.empty:
+        return np.array([], dtype="int64")
+    first = float(numbers.iloc[0])
+    unit = next((u for u, scale in _MS_PER_UNIT.items() if _in_epoch_range(first * scale)), None)
+    if unit is None:
+        raise BadCandles(
+            f"{source}: {label(0)}: timestamp={values.iloc[0]!r} is no epoch time in seconds, "
+            "milliseconds, microseconds or nanoseconds between 2000 and 2100"
+        )
+    if pd.api.types.is_integer_dtype(numbers) and unit in ("us", "ns"):
+        divisor = round(1 / _MS_PER_UNIT[unit])
+        raw = numbers.to_numpy(dtype="int64")
+        millis, fraction = raw // divisor, raw % divisor != 0
+    else:
+        scaled = numbers.to_numpy(dtype="float64") * _MS_PER_UNIT[unit]
+        millis, fraction = np.round(scaled), np.abs(scaled - np.round(scaled)) > 1e-3
+    outside = ~_in_epoch_range(millis)
+    if outside.any() or fraction.any():
+        row = int(np.flatnonzero(outside | fraction)[0])
+        why = (
+            f"not in the unit of {label(0)} ({_UNIT_NAMES[unit]}) between 2000 and 2100"
+            if outside[row]
+            else "not a whole millisecond"
+        )
+        raise BadCandles(f"{source}: {label(row)}: timestamp={values.iloc[row]!r} is {why}")
+    if unit != "ms":
+        log.warning(
+            "%s: timestamps read as epoch %s (from their magnitude)", source, _UNIT_NAMES[unit]
+        )
+    return millis.astype("int64")
+
+
+def _in_epoch_range(millis: float | np.ndarray) -> bool | np.ndarray:
+    return (millis >= _EPOCH_MS_RANGE[0]) & (millis < _EPOCH_MS_RANGE[1])
+
+
+def _numbers(values: pd.Series, column: str, source: str, label: Callable[[int], str]) -> pd.Series:
+    """A value column as float64; text that is not a number is a BadCandles error naming it."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise BadCandles(f"{source}: {label(row)}: {column}={values.iloc[row]!r} is not a number")
+    return numbers
 
 
 def slice_candles(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -106,6 +106,7 @@ class CheckResult:
 
     `failing_count` counts offending rows (cells for no_nulls and prices_positive); for
     missing_candles it is the number missing, which passes while within tolerance.
+    `rows` holds the frame positions of the first offending rows (what `examples` shows).
     """
 
     name: str
@@ -114,6 +115,7 @@ class CheckResult:
     failing_count: int
     examples: tuple[str, ...]
     description: str
+    rows: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,9 +311,8 @@ def row_result(
 ) -> CheckResult:
     """The result of a row rule: it passes when no row (or cell) fails."""
     rule = RULES_BY_NAME[name]
-    examples = tuple(
-        _describe_row(prepared.frame, int(i), rule.columns) for i in sorted(rows)[:MAX_EXAMPLES]
-    )
+    first_rows = tuple(int(i) for i in sorted(rows)[:MAX_EXAMPLES])
+    examples = tuple(_describe_row(prepared.frame, i, rule.columns) for i in first_rows)
     description = rule.description
     if name == "large_jumps":
         description += (
@@ -319,7 +320,7 @@ def row_result(
             f"({prepared.return_sigma:.3g})"
         )
     return CheckResult(
-        name, failing_count == 0, rule.severity, failing_count, examples, description
+        name, failing_count == 0, rule.severity, failing_count, examples, description, first_rows
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,9 +10,21 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.errors import ConfigError, DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+CONNECT_TIMEOUT_S = 10
+_PASSWORD = re.compile(r"(?<=://)([^:/@]*):[^@]*@")
+# "no such table" (SQLite) and undefined_table (PostgreSQL SQLSTATE 42P01)
+_MISSING_TABLE = re.compile(r"no such table: (\S+)|relation \"([^\"]+)\" does not exist")
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password replaced by ***, parseable or not."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return _PASSWORD.sub(r"\1:***@", url)
 
 
 def normalise_url(url: str) -> str:
@@ -26,15 +39,31 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
+        shown = masked_url(self.url)
         try:
-            sa.engine.make_url(self.url)
-        except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"database url {url!r}: {exc}") from None
-        if self.url.startswith("sqlite:///"):
-            path = self.url.removeprefix("sqlite:///")
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            parsed = sa.engine.make_url(self.url)
+            connect_args = (
+                {"connect_timeout": CONNECT_TIMEOUT_S}
+                if parsed.get_backend_name() == "postgresql"
+                else {}
+            )
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+                None,
+                "",
+                ":memory:",
+            ):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
+        except (sa.exc.ArgumentError, ValueError) as exc:  # NoSuchModuleError is an ArgumentError
+            raise ConfigError(
+                f"database url {shown!r} (ZVT_DATABASE_URL): {exc}; expected e.g. "
+                "sqlite:////path/zvt.db or postgresql+psycopg2://user:password@host:5432/name"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"database url {shown!r}: cannot create the folder of the SQLite file ({exc.strerror})"
+            ) from None
+        sa.event.listen(self.engine, "handle_error", _user_facing_error(shown))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -70,6 +99,31 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _user_facing_error(shown: str):  # noqa: ANN202 - an SQLAlchemy event listener
+    """A `handle_error` listener that turns "cannot connect" and "table missing" into
+    `DatabaseUnavailable` naming the (password-masked) URL; other errors (constraint
+    violations the callers handle) pass unchanged."""
+
+    def listener(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping:  # the pool reconnects on its own
+            return
+        original = context.original_exception
+        reason = " ".join(str(original).split()) or type(original).__name__
+        if context.connection is None:  # the first connect failed
+            raise DatabaseUnavailable(
+                f"database {shown}: cannot connect ({reason}); check the server and ZVT_DATABASE_URL"
+            ) from original
+        missing = _MISSING_TABLE.search(str(original))
+        if missing:
+            table = missing.group(1) or missing.group(2)
+            raise DatabaseUnavailable(
+                f"database {shown}: table {table!r} is missing; run `zvt db upgrade` "
+                "to create or migrate the schema"
+            ) from original
+
+    return listener
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from zvt_pipelines.data.candles import candles_to_ohlcv, read_candle_file, resample_candles
+from zvt_pipelines.data.gate import infer_timeframe
 from zvt_pipelines.errors import BadTimeframe, UnknownSymbol
 from zvt_pipelines.model.timeframe import timeframe_ms
 
@@ -100,9 +101,9 @@ class SingleFileSource:
     def __init__(self, id: str, path: str | Path) -> None:
         self.id = id
         self.path = Path(path)
-        self._frame = read_candle_file(self.path)
-        steps = self._frame["ts"].diff().dropna()
-        self.step_ms = int(steps.min() / pd.Timedelta(milliseconds=1)) if len(steps) else 60_000
+        self._frame = read_candle_file(self.path)  # checked: unique, sorted, on one grid
+        self.timeframe = infer_timeframe(self._frame, f"candle file {str(self.path)!r}")
+        self.step_ms = timeframe_ms(self.timeframe)
         self._resampled: dict[str, pd.DataFrame] = {}
 
     def load_markets(self, reload: bool = False) -> dict[str, dict[str, Any]]:
@@ -114,8 +115,8 @@ class SingleFileSource:
         wanted = timeframe_ms(timeframe)
         if wanted < self.step_ms or wanted % self.step_ms:
             raise BadTimeframe(
-                f"timeframe {timeframe!r}: {str(self.path)!r} has {self.step_ms // 60_000}-minute candles; "
-                "ask for that timeframe or a multiple of it"
+                f"timeframe {timeframe!r}: {str(self.path)!r} has {self.step_ms // 60_000}-minute "
+                f"({self.timeframe}) candles; ask for that timeframe or a multiple of it"
             )
         if wanted == self.step_ms:
             frame = self._frame
