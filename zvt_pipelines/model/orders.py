@@ -47,6 +47,9 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    # A stored order that failed a consistency check (oms/quarantine.py); left out of trading
+    # until an operator resolves it with `zvt quarantine resolve`.
+    QUARANTINED = "QUARANTINED"
 
 
 class Liquidity(StrEnum):

@@ -218,8 +218,8 @@ class OrderManager:
             self._publish(order, [rejected], prefix=pending)
             return order
         except VenueUnavailable:
-            if pending:
-                self._publish(order, pending, already_applied=True)
+            if pending:  # the intent was not recorded yet: this is the order's first update
+                self._publish(order, [], prefix=pending, already_applied=True)
             raise
         self.apply_answer(order, answer, pending)
         return order

@@ -33,11 +33,14 @@ class EventKind(StrEnum):
     CANCEL = "cancel"
     EXPIRE = "expire"
     SETTLE = "settle"
+    QUARANTINE = "quarantine"
 
 
 # The whole state machine. A fill may arrive before the ack (venue acks late), and while a
 # cancel is pending (the cancel lost the race); a NEW order may be canceled (emulated
 # orders wait in NEW until their trigger) and expired (reconciliation of a never-sent order).
+# A stored order that fails a consistency check is quarantined from any status that is not
+# terminal (oms/quarantine.py); an operator then closes it: cancel, or accept its fills (settle).
 TRANSITIONS: dict[tuple[OrderStatus, EventKind], OrderStatus] = {
     (S.NEW, EventKind.SUBMIT): S.SUBMITTED,
     (S.NEW, EventKind.REJECT): S.REJECTED,
@@ -63,6 +66,19 @@ TRANSITIONS: dict[tuple[OrderStatus, EventKind], OrderStatus] = {
     (S.CANCEL_PENDING, EventKind.CANCEL): S.CANCELED,
     (S.CANCEL_PENDING, EventKind.EXPIRE): S.EXPIRED,
     (S.FILLED, EventKind.SETTLE): S.SETTLED,
+    **{
+        (status, EventKind.QUARANTINE): S.QUARANTINED
+        for status in (
+            S.NEW,
+            S.SUBMITTED,
+            S.OPEN,
+            S.PARTIALLY_FILLED,
+            S.CANCEL_PENDING,
+            S.FILLED,
+        )
+    },
+    (S.QUARANTINED, EventKind.CANCEL): S.CANCELED,
+    (S.QUARANTINED, EventKind.SETTLE): S.SETTLED,
 }
 
 TERMINAL = frozenset({S.SETTLED, S.CANCELED, S.REJECTED, S.EXPIRED})
@@ -128,6 +144,13 @@ class OrderSettled(OrderEvent):
     """The fills of a FILLED order are booked in the ledger."""
 
 
+@dataclass(frozen=True, slots=True)
+class OrderQuarantined(OrderEvent):
+    """The stored order failed a consistency check; it waits for an operator."""
+
+    reason: str = ""
+
+
 _KIND_OF: dict[type[OrderEvent], EventKind] = {
     OrderSubmitted: EventKind.SUBMIT,
     OrderAccepted: EventKind.ACCEPT,
@@ -136,6 +159,7 @@ _KIND_OF: dict[type[OrderEvent], EventKind] = {
     OrderCanceled: EventKind.CANCEL,
     OrderExpired: EventKind.EXPIRE,
     OrderSettled: EventKind.SETTLE,
+    OrderQuarantined: EventKind.QUARANTINE,
 }
 
 
@@ -273,7 +297,7 @@ class Order:
             self._add_fill(event.fill)
         elif isinstance(event, OrderAccepted):
             self.venue_order_id = event.venue_order_id or self.venue_order_id
-        elif isinstance(event, OrderRejected | OrderCanceled | OrderExpired):
+        elif isinstance(event, OrderRejected | OrderCanceled | OrderExpired | OrderQuarantined):
             self.reason = event.reason or self.reason
         self.history.append((self.status, kind, target))
         self.status = target

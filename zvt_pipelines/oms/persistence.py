@@ -1,9 +1,12 @@
 """Orders in the trading database: the bus subscriber that records every update, and the loader.
 
-`OrderRecorder` writes each `OrderUpdate` in one transaction: the `crypto_orders` row is
-upserted by client order id, each fill inserted into `crypto_executions` at most once per
-(venue, execution id), and cancels, rejects and expiries get an `audit_log` row. Replaying
-an update is therefore harmless, which is what restart reconciliation relies on.
+`OrderRecorder` writes each `OrderUpdate` in one transaction. The first update of an order
+(previous status NEW) INSERTs its `crypto_orders` row, so a second order under a client
+order id already recorded fails on the unique constraint (`DuplicateClientOrderId`) before
+it can be sent; every later update is an UPDATE of that row. Each fill is inserted into
+`crypto_executions` at most once per (venue, execution id), and cancels, rejects and
+expiries get an `audit_log` row. Replaying a later update is therefore harmless, which is
+what restart reconciliation relies on.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from zvt_pipelines.errors import StorageError, ZvtError
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from zvt_pipelines.oms.events import EventBus, OrderUpdate
 from zvt_pipelines.oms.order import TERMINAL, Order, OrderCanceled, OrderExpired, OrderRejected
@@ -49,6 +53,17 @@ _UPDATED_COLUMNS = (
     "venue_order_id", "status", "filled", "average_price", "fee", "fee_currency",
     "linked_client_order_id", "reason", "updated_at",
 )  # fmt: skip
+# Statuses a stored order can no longer leave through order events (QUARANTINED waits for
+# an operator, see oms/quarantine.py).
+_INACTIVE = [s.value for s in TERMINAL] + [OrderStatus.QUARANTINED.value]
+
+
+class DuplicateClientOrderId(StorageError):
+    """A new order reuses a client order id the database already holds: refused, never sent."""
+
+
+class OrderNotRecorded(StorageError):
+    """A later update of an order whose row the database does not hold."""
 
 
 class OrderRecorder:
@@ -57,17 +72,22 @@ class OrderRecorder:
     On PostgreSQL an update's statements travel pre-rendered as one multi-statement simple
     query on an autocommit connection: PostgreSQL runs such a query as a single
     transaction (all or nothing), and it costs one round trip instead of four (BEGIN,
-    upsert, insert, COMMIT). SQLAlchemy's per-execute work cost as much as the database's
+    write, insert, COMMIT). SQLAlchemy's per-execute work cost as much as the database's
     (see benchmarks/oms_throughput.py). Other databases take the plain SQLAlchemy path.
     """
 
     def __init__(self, db: Database, actor: str = "oms") -> None:
         self.db, self.actor = db, actor
         insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
-        upsert = insert(_ORDERS).values({c: sa.bindparam(c) for c in _ORDER_COLUMNS})
-        self._upsert_order = upsert.on_conflict_do_update(
-            index_elements=["client_order_id"],
-            set_={name: upsert.excluded[name] for name in _UPDATED_COLUMNS},
+        self._insert_order = sa.insert(_ORDERS).values({c: sa.bindparam(c) for c in _ORDER_COLUMNS})
+        changes = {c: sa.bindparam(f"new_{c}") for c in _UPDATED_COLUMNS}
+        by_id = _ORDERS.c.client_order_id == sa.bindparam("order_id")
+        self._update_order = sa.update(_ORDERS).where(by_id).values(changes)
+        # a held (NEW) emulated order leaves NEW once, whoever releases it first
+        self._release_order = (
+            sa.update(_ORDERS)
+            .where(by_id, _ORDERS.c.status == OrderStatus.NEW.value)
+            .values(changes)
         )
         self._insert_execution = (
             insert(_EXECUTIONS)
@@ -76,13 +96,19 @@ class OrderRecorder:
         )
         self._insert_audit = sa.insert(_AUDIT).values({c: sa.bindparam(c) for c in _AUDIT_COLUMNS})
         self._conn: sa.Connection | None = None
-        self._pg_templates: tuple[str, str, str] | None = None
-        self._pg_scripts: dict[tuple[int, int], str] = {}
+        self._pg_templates: dict[str, str] | None = None
+        self._pg_scripts: dict[tuple[str, int, int], str] = {}
         if db.dialect == "postgresql":
-            self._pg_templates = tuple(  # type: ignore[assignment]
-                _RETURNING.sub("", str(stmt.compile(dialect=db.engine.dialect)))
-                for stmt in (self._upsert_order, self._insert_execution, self._insert_audit)
-            )
+            statements = {
+                "insert": self._insert_order,
+                "update": self._update_order,
+                "execution": self._insert_execution,
+                "audit": self._insert_audit,
+            }
+            self._pg_templates = {
+                name: _RETURNING.sub("", str(stmt.compile(dialect=db.engine.dialect)))
+                for name, stmt in statements.items()
+            }
 
     def _connection(self) -> sa.Connection:
         """The recorder's own connection, kept open: a pool checkout (and its liveness ping)
@@ -105,7 +131,11 @@ class OrderRecorder:
         return self
 
     def record(self, update: OrderUpdate) -> None:
-        """Write one update (order row, new fills, audit rows) in one transaction."""
+        """Write one update (order row, new fills, audit rows) in one transaction.
+
+        The order's first update inserts its row; raises DuplicateClientOrderId when the id
+        is taken (the one exception: a held emulated order, stored NEW, being released).
+        """
         order = update.order
         row = {name: getattr(order, name) for name in _ORDER_COLUMNS}
         for name in ("side", "order_type", "time_in_force", "status"):
@@ -124,40 +154,101 @@ class OrderRecorder:
             for event in update.events
             if type(event) in _AUDITED
         ]
-        conn = self._connection()
+        creating = update.previous_status is OrderStatus.NEW
         try:
-            if self._pg_templates is not None:
-                self._write_postgres(conn, row, executions, audits)
-                return
-            with conn.begin():
-                conn.execute(self._upsert_order, row)
-                for execution in executions:
-                    conn.execute(self._insert_execution, execution)
-                for entry in audits:
-                    conn.execute(self._insert_audit, entry)
+            self._write("insert" if creating else "update", row, executions, audits)
+        except sa.exc.IntegrityError as exc:
+            self.close()
+            if not creating:
+                raise
+            self._write_release(row, executions, audits, bool(update.events), exc)
         except sa.exc.DBAPIError:
             self.close()
             raise
 
-    def _write_postgres(
-        self, conn: sa.Connection, row: dict, executions: list[dict], audits: list[dict]
+    def _write(self, kind: str, row: dict, executions: list[dict], audits: list[dict]) -> None:
+        """Insert or update the order row, then its fills and audit rows, in one transaction."""
+        conn = self._connection()
+        if self._pg_templates is not None:
+            self._write_postgres(conn, kind, row, executions, audits)
+            return
+        with conn.begin():
+            if kind == "insert":
+                conn.execute(self._insert_order, row)
+            elif conn.execute(self._update_order, _changes(row)).rowcount != 1:
+                raise OrderNotRecorded(_not_recorded(row))
+            for execution in executions:
+                conn.execute(self._insert_execution, execution)
+            for entry in audits:
+                conn.execute(self._insert_audit, entry)
+
+    def _write_release(
+        self,
+        row: dict,
+        executions: list[dict],
+        audits: list[dict],
+        has_events: bool,
+        error: sa.exc.IntegrityError,
     ) -> None:
-        """All statements of one update as one simple query: one round trip, one transaction."""
-        key = (len(executions), len(audits))
+        """After a failed insert: release a held NEW row, or refuse the duplicate id."""
+        with self.db.engine.begin() as conn:
+            stored = conn.execute(
+                sa.select(_ORDERS.c.status).where(
+                    _ORDERS.c.client_order_id == row["client_order_id"]
+                )
+            ).scalar()
+            if stored is None:
+                raise error  # the insert failed for another reason (e.g. a fill's foreign key)
+            released = has_events and conn.execute(self._release_order, _changes(row)).rowcount
+            if not released:
+                raise DuplicateClientOrderId(
+                    f"client order id {row['client_order_id']!r}: already recorded (status "
+                    f"{stored}); a second order under it is refused"
+                ) from None
+            for execution in executions:
+                conn.execute(self._insert_execution, execution)
+            for entry in audits:
+                conn.execute(self._insert_audit, entry)
+
+    def _write_postgres(
+        self, conn: sa.Connection, kind: str, row: dict, executions: list[dict], audits: list[dict]
+    ) -> None:
+        """All statements of one update as one simple query: one round trip, one transaction.
+
+        An update goes last, so the query's row count is its own: zero means no such order.
+        """
+        key = (kind, len(executions), len(audits))
         script = self._pg_scripts.get(key)
         if script is None:
-            upsert, execution, audit_row = self._pg_templates  # type: ignore[misc]
-            parts = [upsert]
-            parts += [_PARAM.sub(rf"%(e{i}_\1)s", execution) for i in range(key[0])]
-            parts += [_PARAM.sub(rf"%(a{i}_\1)s", audit_row) for i in range(key[1])]
+            templates = self._pg_templates  # type: ignore[union-attr]
+            parts = [_PARAM.sub(rf"%(e{i}_\1)s", templates["execution"]) for i in range(key[1])]
+            parts += [_PARAM.sub(rf"%(a{i}_\1)s", templates["audit"]) for i in range(key[2])]
+            parts = (
+                [templates["insert"], *parts] if kind == "insert" else [*parts, templates["update"]]
+            )
             script = self._pg_scripts[key] = ";\n".join(parts)
-        params = {**row, "params": json.dumps(row["params"])}
+        inserting = kind == "insert"
+        params = {**row, "params": json.dumps(row["params"])} if inserting else _changes(row)
         for i, execution in enumerate(executions):
             params.update({f"e{i}_{k}": v for k, v in execution.items()})
         for i, entry in enumerate(audits):
             entry = {**entry, "old": json.dumps(entry["old"]), "new": json.dumps(entry["new"])}
             params.update({f"a{i}_{k}": v for k, v in entry.items()})
-        conn.exec_driver_sql(script, params)
+        result = conn.exec_driver_sql(script, params)
+        if kind == "update" and result.rowcount != 1:
+            raise OrderNotRecorded(_not_recorded(row))
+
+
+def _changes(row: dict) -> dict[str, Any]:
+    """Bind parameters of an UPDATE of the order's changing columns."""
+    return {"order_id": row["client_order_id"], **{f"new_{c}": row[c] for c in _UPDATED_COLUMNS}}
+
+
+def _not_recorded(row: dict) -> str:
+    return (
+        f"order {row['client_order_id']!r}: no row to update (status {row['status']}); "
+        "its first update was never recorded"
+    )
 
 
 def _execution_row(fill: Fill) -> dict[str, Any]:
@@ -193,11 +284,21 @@ def audit(
         )  # fmt: skip
 
 
-def load_active_orders(db: Database, venue: str | None = None) -> list[Order]:
-    """Orders not in a terminal status (FILLED included: it may still need settling), with their fills."""
-    query = sa.select(CryptoOrder).where(CryptoOrder.status.not_in([s.value for s in TERMINAL]))
+def load_active_orders(
+    db: Database, venue: str | None = None, *, strategy: str | None = None
+) -> list[Order]:
+    """Orders not in a terminal status (FILLED included: it may still need settling), with
+    their fills; only `venue`'s and only `strategy`'s when given.
+
+    A row that fails the order's consistency checks (a fill above the amount, a duplicate
+    or foreign fill, an impossible value) is quarantined (see `oms/quarantine.py`) and left
+    out, so one bad order never stops the loading of the others.
+    """
+    query = sa.select(CryptoOrder).where(CryptoOrder.status.not_in(_INACTIVE))
     if venue is not None:
         query = query.where(CryptoOrder.venue == venue)
+    if strategy is not None:
+        query = query.where(CryptoOrder.strategy == strategy)
     with db.transaction() as session:
         rows = session.scalars(query.order_by(CryptoOrder.id)).all()
         ids = [r.client_order_id for r in rows]
@@ -206,13 +307,26 @@ def load_active_orders(db: Database, venue: str | None = None) -> list[Order]:
             .where(CryptoExecution.client_order_id.in_(ids))
             .order_by(CryptoExecution.executed_at, CryptoExecution.id)
         ).all()
-    fills: dict[str, list[Fill]] = {}
+    by_order: dict[str, list[CryptoExecution]] = {}
     for e in executions:
-        fills.setdefault(e.client_order_id, []).append(
-            Fill(e.execution_id, e.client_order_id, e.venue, e.symbol, Side(e.side), e.amount,
-                 e.price, e.fee, e.fee_currency or "", Liquidity(e.liquidity or "taker"), e.executed_at)
-        )  # fmt: skip
-    return [_order_from_row(r, fills.get(r.client_order_id, [])) for r in rows]
+        by_order.setdefault(e.client_order_id, []).append(e)
+    orders = []
+    for row in rows:
+        try:
+            fills = [_fill_from_row(e) for e in by_order.get(row.client_order_id, [])]
+            orders.append(_order_from_row(row, fills))
+        except (ZvtError, ValueError) as exc:
+            from zvt_pipelines.oms.quarantine import quarantine_order
+
+            quarantine_order(db, row.client_order_id, str(exc))
+    return orders
+
+
+def _fill_from_row(e: CryptoExecution) -> Fill:
+    return Fill(
+        e.execution_id, e.client_order_id, e.venue, e.symbol, Side(e.side), e.amount, e.price,
+        e.fee, e.fee_currency or "", Liquidity(e.liquidity or "taker"), e.executed_at,
+    )  # fmt: skip
 
 
 def _order_from_row(row: CryptoOrder, fills: list[Fill]) -> Order:

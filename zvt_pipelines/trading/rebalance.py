@@ -9,7 +9,10 @@
    except the quotes of families that rest them (market making): those are GTC, replace
    the strategy's previous quotes, and are carried to the next run by
    `resting_orders.restore_resting_orders`. Client order ids are derived from the plan, so
-   a retried run never sends an order twice.
+   a retried run never sends an order twice; the strategy's lock (`storage/locks.py`) is
+   held from the "already sent" check until every order is recorded, so two processes
+   rebalancing one strategy at once never both send, and a plan decided on an account
+   that changed meanwhile (another run's fills) sends nothing.
 3. `update_positions`: positions are rebuilt from every fill (FIFO lots), marked at the
    last close and stored in `crypto_positions`.
 """
@@ -17,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -34,7 +38,8 @@ from zvt_pipelines.portfolio.position_store import save_positions
 from zvt_pipelines.portfolio.positions import AccountingMethod, PositionBook, PositionSnapshot
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.lifecycle_models import TargetPositionRow
-from zvt_pipelines.storage.models import CryptoOrder
+from zvt_pipelines.storage.locks import strategy_lock
+from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
 from zvt_pipelines.strategies.registry import get_strategy
 from zvt_pipelines.trading.accounts import account_balances, account_equity, strategy_fills
 from zvt_pipelines.trading.market_view import CandleCache, decision_window, last_prices
@@ -54,6 +59,7 @@ class StrategyPlan:
     balances: dict[str, dict[str, Decimal]]
     equity: Decimal
     day_start_equity: Decimal
+    fills_seen: int | None = None  # the strategy's fills the decision was made from
 
 
 @dataclass
@@ -135,7 +141,9 @@ def plan_rebalance(
     portfolio = PortfolioView(equity=equity, positions=positions, balances=balances)
     market = MarketData(now=as_of, timeframe=entry.frequency, candles=frames, order_books=books)
     plan = rebalance(strategy, market, portfolio)
-    return StrategyPlan(entry.name, as_of, plan, prices, balances, equity, day_start_equity)
+    return StrategyPlan(
+        entry.name, as_of, plan, prices, balances, equity, day_start_equity, len(fills)
+    )
 
 
 def store_targets(db: Database, decided: StrategyPlan) -> None:
@@ -177,10 +185,43 @@ def _already_sent(db: Database, ids: list[str]) -> set[str]:
         return set(conn.execute(query).scalars())
 
 
+def _fill_count(db: Database, strategy: str) -> int:
+    """How many fills the strategy's orders have (what a plan's `fills_seen` is compared with)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(CryptoExecution)
+        .join(CryptoOrder, CryptoOrder.client_order_id == CryptoExecution.client_order_id)
+        .where(CryptoOrder.strategy == strategy)
+    )
+    with db.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def execute_plan(
-    db: Database, entry: Any, decided: StrategyPlan, venues: dict[str, Any]
+    db: Database,
+    entry: Any,
+    decided: StrategyPlan,
+    venues: dict[str, Any],
+    *,
+    after_check: Callable[[], None] | None = None,
 ) -> ExecutionReport:
-    """Trade every instrument towards its target; record orders and fills; report them."""
+    """Trade every instrument towards its target; record orders and fills; report them.
+
+    Runs under the strategy's lock. `after_check` is a test hook called right after the
+    "already sent" check, before anything is sent (the worst point for a concurrent run).
+    """
+    with strategy_lock(db, entry.name):
+        return _execute_locked(db, entry, decided, venues, after_check)
+
+
+def _execute_locked(
+    db: Database,
+    entry: Any,
+    decided: StrategyPlan,
+    venues: dict[str, Any],
+    after_check: Callable[[], None] | None,
+) -> ExecutionReport:
+    """`execute_plan`'s work, once the strategy's lock is held."""
     from zvt_pipelines.oms.events import EventBus
     from zvt_pipelines.oms.manager import OrderManager
     from zvt_pipelines.oms.persistence import OrderRecorder
@@ -212,8 +253,12 @@ def execute_plan(
     manager = OrderManager(venues, bus, risk_check=risk_check, clock=lambda: as_of.to_pydatetime())
     intents = _intents(decided, venues, manager)
     sent_before = _already_sent(db, [intent["client_order_id"] for intent in intents])
+    fills_now = _fill_count(db, entry.name)
+    stale = decided.fills_seen is not None and fills_now != decided.fills_seen
+    if after_check is not None:
+        after_check()
     resting = get_strategy(entry.type).rests_limit_orders
-    if resting and decided.plan.limit_orders:  # new quotes replace the ones still resting
+    if resting and decided.plan.limit_orders and not stale:  # new quotes replace resting ones
         from zvt_pipelines.trading.resting_orders import resting_orders
 
         for order in resting_orders(db, entry.name, venues):
@@ -237,6 +282,10 @@ def execute_plan(
             }
             if intent["client_order_id"] in sent_before:
                 report.orders.append({**row, "status": "ALREADY_SENT"})
+                continue
+            if stale:
+                why = f"decided on {decided.fills_seen} fills, the account now has {fills_now}"
+                report.orders.append({**row, "status": "STALE_PLAN", "reason": why})
                 continue
             order = manager.new_order(
                 instrument.venue,

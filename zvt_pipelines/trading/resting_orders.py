@@ -28,12 +28,11 @@ RESTING = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 
 
 def resting_orders(db: Database, strategy: str, venues: dict[str, Any]) -> list[Order]:
-    """The strategy's open limit orders on the given paper venues."""
+    """The strategy's open limit orders on the given paper venues (only its own are read)."""
     return [
         order
-        for order in load_active_orders(db)
-        if order.strategy == strategy
-        and order.status in RESTING
+        for order in load_active_orders(db, strategy=strategy)
+        if order.status in RESTING
         and order.order_type is OrderType.LIMIT
         and isinstance(venues.get(order.venue), PaperVenue)
     ]
