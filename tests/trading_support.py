@@ -34,9 +34,12 @@ class FixedWeight(BarStrategy):
         return np.full(len(frame), self.params.weight)
 
 
-def candle_database(folder: Path, instruments=("sim_a:BTC/USDT", "sim_b:BTC/USDT")) -> Database:
-    """A SQLite trading database holding two days of simulated 1m candles per instrument."""
-    db = Database(f"sqlite:///{folder}/zvt.db")
+def candle_database(
+    folder: Path, instruments=("sim_a:BTC/USDT", "sim_b:BTC/USDT"), url: str | None = None
+) -> Database:
+    """A trading database (SQLite in `folder` unless `url` is given) holding two days of
+    simulated 1m candles per instrument."""
+    db = Database(url or f"sqlite:///{folder}/zvt.db")
     db.upgrade()
     sources = build_sources(MARKETS)
     start = pd.Timestamp(DAYS[0], tz="UTC")
@@ -65,3 +68,37 @@ def fixed_weight(name: str = "fixed", weight: float = 1.0, **extra) -> dict:
         "params": {"weight": weight},
         **extra,
     }
+
+
+def race_rebalance(url: str, entry_fields: dict, start, at_check, results) -> None:
+    """One process of the race test: decide, meet the other process, then execute with a
+    hook that waits for it again right after the "already sent" check (the worst point).
+
+    `start` and `at_check` are multiprocessing barriers of two; `results` a managed list
+    that receives (pid, met at the check point, order statuses).
+    """
+    import os
+    import threading
+
+    from zvt_pipelines.strategies import parse_strategies_config
+    from zvt_pipelines.trading.commands import as_of_for, strategy_venues
+    from zvt_pipelines.trading.rebalance import book_tops, execute_plan, plan_rebalance
+
+    entry = parse_strategies_config([fixed_weight(**entry_fields)]).strategies[0]
+    db = Database(url)
+    as_of = as_of_for(db, entry)
+    venues = strategy_venues(db, MARKETS, entry, as_of)
+    decided = plan_rebalance(db, entry, as_of, books=book_tops(venues, entry.instrument_ids()))
+    start.wait(timeout=300)
+    met = []
+
+    def meet() -> None:
+        try:
+            at_check.wait(timeout=5)
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+
+    report = execute_plan(db, entry, decided, venues, after_check=meet)
+    results.append((os.getpid(), met == [True], [o["status"] for o in report.orders]))
+    db.dispose()
