@@ -23,7 +23,6 @@ from zvt_pipelines.errors import (
     AuthenticationFailed,
     BadTimeframe,
     ConfigError,
-    InvalidOrder,
     UnknownSymbol,
     VenueUnavailable,
 )
@@ -371,8 +370,15 @@ def test_trades_are_the_real_capture_with_taker_sides(emulator, shared_data):
 
 
 def install_order_route(em: BinanceEmulator) -> dict[str, dict]:
-    """A minimal signed POST /api/v3/order that rejects a duplicate client order id."""
+    """A minimal signed POST /api/v3/order that rejects a duplicate client order id, and the
+    GET that finds an order by client id (-2013 when there is none)."""
     orders: dict[str, dict] = {}
+
+    def query(request: Request) -> dict:
+        client_id = request.require("origClientOrderId")
+        if client_id not in orders:
+            raise ApiError(400, -2013, "Order does not exist.")
+        return orders[client_id]
 
     def new_order(request: Request) -> dict:
         client_id = request.require("newClientOrderId")
@@ -389,6 +395,7 @@ def install_order_route(em: BinanceEmulator) -> dict[str, dict]:
         return orders[client_id]
 
     em.route("POST", "/api/v3/order", new_order, signed=True)
+    em.route("GET", "/api/v3/order", query, signed=True)
     return orders
 
 
@@ -401,13 +408,15 @@ def test_create_order_with_client_id_is_retried_and_never_doubled(emulator):
     order = venue.create_order("BTC/USDT", "limit", "buy", 0.001, 60000, {"clientOrderId": "c-1"})
 
     assert order["clientOrderId"] == "c-1" and order["amount"] == 0.001
-    assert len(emulator.requests("/api/v3/order")) == 2 and list(orders) == ["c-1"]
+    methods = [r.method for r in emulator.requests("/api/v3/order")]
+    assert methods == ["POST", "GET", "POST"] and list(orders) == ["c-1"]
 
-    # placed, but the answer comes too late: the resend is refused as a duplicate
+    # placed, but the answer comes too late: the order is looked up by its client id and
+    # adopted, never sent again
     emulator.inject("/api/v3/order", Fault.slow(0.6))
-    with pytest.raises(InvalidOrder, match="Duplicate order"):
-        venue.create_order("BTC/USDT", "limit", "buy", 0.001, 60000, {"clientOrderId": "c-2"})
-    assert list(orders) == ["c-1", "c-2"]
+    late = venue.create_order("BTC/USDT", "limit", "buy", 0.001, 60000, {"clientOrderId": "c-2"})
+    assert late["clientOrderId"] == "c-2" and list(orders) == ["c-1", "c-2"]
+    assert [r.method for r in emulator.requests("/api/v3/order")][3:] == ["POST", "GET"]
 
 
 def test_create_order_without_client_id_is_not_retried(emulator):

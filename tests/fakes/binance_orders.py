@@ -5,7 +5,8 @@ HMAC are checked by the emulator). Orders match against the book set with
 `set_order_book`, walking levels; a GTC limit remainder rests and fills when
 `trade_at(symbol, price)` crosses it. Balances live in `emulator.balances` as
 `asset -> (free, locked)` strings, as the account endpoint serves them. Errors use
-Binance's codes and messages: duplicate client id and insufficient balance are -2010,
+Binance's codes and messages: a client id reused while its order is open (Binance accepts
+it again once that order is done) and insufficient balance are -2010,
 filter failures -1013, unknown orders -2013 (query) and -2011 (cancel).
 """
 
@@ -23,6 +24,9 @@ ZERO = Decimal(0)
 COMMISSION = Decimal("0.001")  # 10 bps, charged in the quote asset
 DUPLICATE = ApiError(400, -2010, "Duplicate order sent.")
 NO_BALANCE = ApiError(400, -2010, "Account has insufficient balance for requested action.")
+
+
+_OPEN = ("NEW", "PARTIALLY_FILLED")
 
 
 def _text(value: Decimal) -> str:
@@ -108,7 +112,8 @@ class BinanceOrders:
         side, order_type = request.require("side"), request.require("type")
         quantity = Decimal(request.require("quantity"))
         client_id = request.param("newClientOrderId") or f"emu-{next(self._order_ids)}"
-        if client_id in self.by_client_id:
+        previous = self.orders.get(self.by_client_id.get(client_id, -1))
+        if previous is not None and previous.status in _OPEN:
             raise DUPLICATE
         price = Decimal(request.param("price")) if request.param("price") else None
         tif = request.param("timeInForce") or ("GTC" if order_type == "LIMIT" else "")

@@ -125,6 +125,7 @@ class Fault:
     delay: float = 0.0
     status: int | None = None
     retry_after: int | None = None
+    processed: bool = False
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -137,6 +138,12 @@ class Fault:
         if status not in _FAULT_BODIES:
             raise ValueError(f"status {status}: the emulator scripts only {sorted(_FAULT_BODIES)}")
         return cls(status=status, retry_after=retry_after)
+
+    @classmethod
+    def lost(cls, status: int = 504) -> Fault:
+        """Process the request (e.g. place the order), then answer with an HTTP error: the
+        gateway case Binance documents as "execution status UNKNOWN"."""
+        return cls(status=status, processed=True)
 
     def reply(self) -> Reply:
         """The error response this fault sends."""
@@ -315,6 +322,8 @@ class BinanceEmulator:
             queue = self._faults.get(request.path)
             fault = queue.popleft() if queue else None
         if fault is not None and fault.status is not None:
+            if fault.processed:
+                self._route(request)
             time.sleep(fault.delay)
             return fault.reply()
         reply = self._route(request)

@@ -7,12 +7,25 @@ order-book dicts with `bids`/`asks`, order dicts), so the same code runs on eith
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from zvt_pipelines.data.candles import candles_from_ohlcv, empty_candles
 from zvt_pipelines.model.timeframe import timeframe_ms
+
+FaultHook = Callable[[str], None]
+"""Called with the name of a step of the order path (see `FAULT_STEPS`); None in production.
+
+The fault-injection tests (tests/faults/) pass one that ends the process at a chosen step.
+"""
+FAULT_STEPS = (
+    "before_send",  # the order's SUBMITTED row is written; the request has not left
+    "after_send",  # the venue accepted the order (and may have filled it); nothing recorded yet
+    "fill_seen",  # the venue reported a fill of a known order; the fill is not recorded yet
+    "before_positions",  # a rebalance recorded its fills; positions are not updated yet
+)
 
 
 @runtime_checkable

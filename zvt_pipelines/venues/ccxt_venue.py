@@ -27,6 +27,7 @@ from zvt_pipelines.errors import (
     VenueError,
     VenueUnavailable,
 )
+from zvt_pipelines.venues.base import FaultHook
 from zvt_pipelines.venues.credentials import Credentials
 from zvt_pipelines.venues.retry import RetriesExhausted, RetryPolicy, call_with_retries
 
@@ -34,6 +35,7 @@ T = TypeVar("T")
 
 BLOCKED_URL = "http://blocked.invalid"
 CLIENT_ORDER_ID_PARAMS = ("clientOrderId", "newClientOrderId")
+_SIGNATURE_ERROR_CODES = ('"code":-1022',)  # Binance: "Signature for this request is not valid."
 _ORDER_METHODS = frozenset({"create_order", "cancel_order", "fetch_order"})
 _SENSITIVE_VALUE = re.compile(
     r"""((?:x-mbx-apikey|apikey|api[-_]key|secret|password|passphrase|signature)['"]?\s*[:=]\s*['"]?)"""
@@ -69,10 +71,17 @@ class CcxtVenue:
     redirected venue never reaches the real exchange by accident.
 
     `create_order` is retried only when `params` carries a client order id
-    (`clientOrderId` / `newClientOrderId`): after a timeout or 5xx the order may have been
-    placed, and a blind resend could double it, whereas a resend with the same client id
-    is rejected by the exchange as a duplicate. Without one, a transient failure raises
-    `VenueUnavailable` at once, saying that the order's outcome is unknown.
+    (`clientOrderId` / `newClientOrderId`). After a timeout or 5xx the order may have been
+    placed, and Binance refuses a reused client order id only while the earlier order is
+    open ("a unique id among open orders"; once it has filled the id is accepted again),
+    so a blind resend of a market order could place it twice. Every resend after such an
+    answer therefore first looks the order up by its client id and adopts it if found; a
+    client id whose outcome stayed unknown is looked up before any later send too.
+    Without a client id, a transient failure raises `VenueUnavailable` at once, saying that
+    the order's outcome is unknown.
+
+    `fault_hook` (None in production) is called with a step name of the order path
+    (`venues.base.FAULT_STEPS`): the fault-injection tests end the process there.
     """
 
     def __init__(
@@ -85,6 +94,7 @@ class CcxtVenue:
         urls: Mapping[str, str] | None = None,
         timeout_ms: int = 10_000,
         rate_limit_ms: int | None = None,
+        fault_hook: FaultHook | None = None,
     ) -> None:
         if not isinstance(exchange_id, str) or exchange_id not in ccxt.exchanges:
             raise ConfigError(
@@ -112,6 +122,8 @@ class CcxtVenue:
         ) if credentials else ()  # fmt: skip
         self._last_status: int | None = None
         self._last_retry_after: float | None = None
+        self._unknown_outcome: set[str] = set()  # client ids whose create answer was lost
+        self.fault_hook = fault_hook
         if urls is not None:
             self._redirect(urls)
         self._observe_responses()
@@ -181,12 +193,63 @@ class CcxtVenue:
         """Place an order; retried only with a client order id (see the class docstring)."""
         params = dict(params or {})
         client_id = next((params[k] for k in CLIENT_ORDER_ID_PARAMS if params.get(k)), None)
-        return self._call(
-            "create_order",
-            lambda: self.exchange.create_order(symbol, type, side, amount, price, params),
-            symbol=symbol,
-            retry=client_id is not None,
-        )
+        self._fault("before_send")
+        if client_id is None:
+            answer = self._call(
+                "create_order",
+                lambda: self.exchange.create_order(symbol, type, side, amount, price, params),
+                symbol=symbol,
+                retry=False,
+            )
+        else:
+            answer = self._create_once(
+                symbol,
+                client_id,
+                lambda: self.exchange.create_order(symbol, type, side, amount, price, params),
+            )
+        self._fault("after_send")
+        return answer
+
+    def _create_once(
+        self, symbol: str, client_id: str, send: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Send with retries; once an attempt's outcome is unknown (timeout, 5xx, lost
+        connection; not a 429, which refuses the request), every later attempt first asks
+        the venue for the client id and adopts the order it finds instead of resending."""
+        unknown = client_id in self._unknown_outcome
+
+        def attempt() -> dict[str, Any]:
+            nonlocal unknown
+            if unknown:
+                found = self._find_by_client_id(client_id, symbol)
+                if found is not None:
+                    return found
+            try:
+                return send()
+            except ccxt.BaseError as exc:
+                if self._is_transient(exc) and not isinstance(exc, ccxt.DDoSProtection):
+                    unknown = True
+                raise
+
+        try:
+            answer = self._call("create_order", attempt, symbol=symbol)
+        except VenueUnavailable:
+            if unknown:
+                self._unknown_outcome.add(client_id)
+            raise
+        self._unknown_outcome.discard(client_id)
+        return answer
+
+    def _find_by_client_id(self, client_id: str, symbol: str) -> dict[str, Any] | None:
+        """The venue's order with this client id, None if it has none (one raw request)."""
+        try:
+            return self.exchange.fetch_order("", symbol, {"origClientOrderId": client_id})
+        except ccxt.OrderNotFound:
+            return None
+
+    def _fault(self, step: str) -> None:
+        if self.fault_hook is not None:
+            self.fault_hook(step)
 
     def cancel_order(self, id: str, symbol: str | None = None) -> dict[str, Any]:
         """Cancel an order (a resend after a lost answer may report the order as not found)."""
@@ -199,9 +262,16 @@ class CcxtVenue:
 
     def fetch_order(self, id: str, symbol: str | None = None) -> dict[str, Any]:
         """One order by its venue id."""
-        return self._call(
+        answer = self._call(
             "fetch_order", lambda: self.exchange.fetch_order(id, symbol), symbol=symbol, order_id=id
         )
+        return self._seen(answer)
+
+    def _seen(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """An order answer on its way to the OMS (the `fill_seen` fault step if it has fills)."""
+        if answer.get("filled"):
+            self._fault("fill_seen")
+        return answer
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """The account's open orders (of one market, if `symbol` is given)."""
@@ -223,12 +293,13 @@ class CcxtVenue:
         self, client_order_id: str, symbol: str | None = None
     ) -> dict[str, Any]:
         """One order by the client order id we gave it (an order whose ack was lost has no venue id)."""
-        return self._call(
+        answer = self._call(
             "fetch_order",
             lambda: self.exchange.fetch_order("", symbol, {"origClientOrderId": client_order_id}),
             symbol=symbol,
             order_id=client_order_id,
         )
+        return self._seen(answer)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -297,7 +368,7 @@ class CcxtVenue:
                 f"symbol {symbol!r}: not a market on venue {self.id!r} "
                 f"(see load_markets() for the listed ones; {detail})"
             )
-        if isinstance(exc, ccxt.AuthenticationError):
+        if isinstance(exc, ccxt.AuthenticationError) or _refused_signature(exc):
             return AuthenticationFailed(
                 f"venue {self.id!r} refused the API credentials on {method} "
                 f"(check the key, the secret and the key's permissions; {detail})"
@@ -346,6 +417,14 @@ class CcxtVenue:
             return respond(code, reason, url, method, headers, *rest)
 
         self.exchange.on_rest_response = on_rest_response
+
+
+def _refused_signature(exc: ccxt.BaseError) -> bool:
+    """A refused request signature (a wrong secret): Binance answers HTTP 400 with code
+    -1022, which ccxt raises as BadRequest; it is a credentials problem, not a bad order."""
+    return isinstance(exc, ccxt.BadRequest) and any(
+        code in str(exc) for code in _SIGNATURE_ERROR_CODES
+    )
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

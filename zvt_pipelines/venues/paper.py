@@ -5,7 +5,8 @@ Market data (markets, order books, candles) comes from the wrapped venue (e.g. t
 process. Balances are exact Decimals: `total` per currency, `used` is what open orders
 reserve, `free = total - used`. Fees are charged in the quote currency. A second
 `create_order` with a `clientOrderId` already seen returns the existing order unchanged,
-so a retried submission never doubles an order.
+so a retried submission never doubles an order. `fault_hook` (None in production) is
+called at the order path's steps (`venues.base.FAULT_STEPS`) for the fault-injection tests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from zvt_pipelines.errors import InsufficientFunds, InvalidOrder, OrderNotFound, UnknownSymbol
 from zvt_pipelines.model.orders import Fill, OrderType, Side, TimeInForce
+from zvt_pipelines.venues.base import FaultHook
 from zvt_pipelines.venues.matching import BookOrder, MatchingEngine
 
 ZERO = Decimal(0)
@@ -61,8 +63,10 @@ class PaperVenue:
         latency: timedelta = timedelta(0),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         leverage: Decimal = Decimal(1),
+        fault_hook: FaultHook | None = None,
     ) -> None:
         self.market_data = market_data
+        self.fault_hook = fault_hook
         self.id = venue_id or getattr(market_data, "id", "paper")
         self.clock = clock
         self.total: dict[str, Decimal] = {
@@ -131,6 +135,7 @@ class PaperVenue:
         """Place an order (ccxt semantics); stops, trailing stops and OCO links come in `params`."""
         params = dict(params or {})
         client_id = params.get("clientOrderId") or f"paper-{self.engine.sequence + 1}"
+        self._fault("before_send")
         existing = self._by_client_id.get(client_id)
         if existing is not None:
             return self._order_dict(self.engine.orders[existing])
@@ -146,7 +151,13 @@ class PaperVenue:
         self._by_client_id[client_id] = order.id
         takes_now = order.order_type in (OrderType.MARKET, OrderType.LIMIT)
         self.engine.submit(order, self.fetch_order_book(symbol) if takes_now else None)
-        return self._order_dict(order)
+        answer = self._order_dict(order)
+        self._fault("after_send")
+        return answer
+
+    def _fault(self, step: str) -> None:
+        if self.fault_hook is not None:
+            self.fault_hook(step)
 
     def _book_order(self, symbol, type_, side, amount, price, params, client_id) -> BookOrder:  # noqa: ANN001
         market = self.market(symbol)
@@ -202,7 +213,10 @@ class PaperVenue:
 
     def fetch_order(self, id: str, symbol: str | None = None) -> dict[str, Any]:  # noqa: A002
         """One order by venue id or client order id."""
-        return self._order_dict(self._lookup(id))
+        answer = self._order_dict(self._lookup(id))
+        if answer["filled"]:
+            self._fault("fill_seen")
+        return answer
 
     def fetch_open_orders(
         self, symbol: str | None = None, since: int | None = None, limit: int | None = None
