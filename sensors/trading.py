@@ -21,13 +21,21 @@ REBALANCE_CRON = os.environ.get("ZVT_REBALANCE_CRON", "0 * * * *")
     job=rebalance_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def strategy_deployments(
-    context: dg.SensorEvaluationContext, database: TradingDatabase, strategies: StrategiesResource
+    context: dg.SensorEvaluationContext,
+    database: TradingDatabase,
+    strategies: StrategiesResource,
+    markets: MarketsResource,
 ) -> dg.SensorResult:
     """Watch the strategies file: a new strategy becomes a partition and runs; a retuned one
-    runs with its new parameters; every change is audited. No restart needed."""
+    runs with its new parameters; every change is audited. No restart needed. A strategy on
+    a venue or instrument the markets file lacks is refused (nothing recorded)."""
     entries = strategies.entries()
     report = sync_strategies(
-        database.get(), entries, actor=f"file:{os.path.basename(strategies.config_path)}"
+        database.get(),
+        entries,
+        actor=f"file:{os.path.basename(strategies.config_path)}",
+        markets=markets.config(),
+        source=strategies.config_path,
     )
     known = set(context.instance.get_dynamic_partitions(strategies_partitions.name))
     new = [entry.name for entry in entries if entry.name not in known]

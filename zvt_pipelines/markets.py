@@ -1,12 +1,16 @@
 """The markets configuration: which venues exist and which instruments to collect.
 
 Read from YAML (`config/markets.yaml` by default) and validated by pydantic; a bad
-entry is a `ConfigError` naming the file, the key and the value.
+entry is a `ConfigError` naming the file, the key and the value. Venue names fit the
+32-character `venue` columns; the candle timeframe lies in [1m, 1d] and divides a day (the
+partitions are UTC days); a venue may cap strategies' leverage with `max_leverage`
+(at most the global cap of the strategies file, 125).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.timeframe import timeframe_ms
+
+VENUE_NAME_LENGTH = 32  # the `venue` columns of the trading database
+MAX_LEVERAGE = Decimal(
+    125
+)  # global leverage cap: the highest a major venue offers (Binance USD-M BTCUSDT)
+DAY_MS = 86_400_000
 
 
 class SimulatorConfig(BaseModel):
@@ -40,6 +50,8 @@ class VenueConfig(BaseModel):
     trading: Literal["paper", "live"] = "paper"
     # ccxt API sections to redirect (a testnet, a proxy)
     urls: dict[str, str] = Field(default_factory=dict)
+    # the highest leverage a strategy may ask for on this venue (default: the global cap)
+    max_leverage: Decimal = Field(MAX_LEVERAGE, gt=0, le=MAX_LEVERAGE)
 
     @model_validator(mode="after")
     def _needs_folder(self) -> VenueConfig:
@@ -62,8 +74,22 @@ class MarketsConfig(BaseModel):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str) -> str:
-        timeframe_ms(value)
+        step = timeframe_ms(value)
+        if not 0 < step <= DAY_MS or DAY_MS % step:
+            raise ValueError(
+                "must lie between 1m and 1d and divide a day (partitions are UTC days)"
+            )
         return value
+
+    @field_validator("venues")
+    @classmethod
+    def _venue_names(cls, venues: dict[str, VenueConfig]) -> dict[str, VenueConfig]:
+        for name in venues:
+            if not 0 < len(name) <= VENUE_NAME_LENGTH:
+                raise ValueError(
+                    f"venue name {name!r}: 1 to {VENUE_NAME_LENGTH} characters (database column)"
+                )
+        return venues
 
     @field_validator("instruments")
     @classmethod

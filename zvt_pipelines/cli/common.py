@@ -75,7 +75,7 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException):
             raise
         except (ZvtError, OSError) as exc:
             if _debug["on"]:

@@ -64,8 +64,14 @@ def sync() -> None:
     """Record the strategies file: deploy new strategies, audit retuned and removed ones."""
     from zvt_pipelines.trading.lifecycle import sync_strategies
 
-    database, _, strategies = _context()
-    report = sync_strategies(database, list(strategies.strategies), actor=_actor())
+    database, markets, strategies = _context()
+    report = sync_strategies(
+        database,
+        list(strategies.strategies),
+        actor=_actor(),
+        markets=markets,
+        source=str(settings().strategies_path),
+    )
     typer.echo(
         f"deployed {list(report.deployed)}; retuned {list(report.retuned)}; removed {list(report.removed)}"
     )

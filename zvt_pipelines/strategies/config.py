@@ -15,6 +15,13 @@ Shape (a bare list of strategies is accepted too)::
         enabled: true
 
 A bad field is a `ConfigError` naming the file, the strategy, the key and the value.
+
+Bounds (beyond each family's own params model): names fit the 64-character database
+columns; amounts and capital are finite, positive and at most `MAX_AMOUNT`; leverage is at
+most `MAX_LEVERAGE` (a venue may set a lower `max_leverage` in the markets file, checked at
+deploy); the frequency lies in [1m, 30d]; integer params named like windows (`*window`,
+`*_bars`, `lookback`, `fast`, `slow`) are at most `MAX_WINDOW_BARS`; params named like fees
+(`*fee*`) lie in [0, `MAX_FEE`].
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import hashlib
 import importlib
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +46,19 @@ from pydantic import (
 )
 
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.markets import MAX_LEVERAGE
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.portfolio.limits import RiskLimits
 from zvt_pipelines.strategies.base import BaseCryptoStrategy
 from zvt_pipelines.strategies.registry import get_strategy
+
+NAME_LENGTH = 64  # strategy_status.name, crypto_orders.strategy
+MAX_AMOUNT = Decimal("1e9")  # quote currency per trade, capital, daily loss limit
+MAX_FEE = Decimal("0.05")  # 5 % of notional: above any venue's taker fee
+MAX_WINDOW_BARS = 100_000  # ~69 days of 1m bars, ~11 years of 1h bars
+FREQUENCY_RANGE = ("1m", "30d")
+_WINDOW_NAMES = ("window", "_bars", "lookback", "fast", "slow")
 
 
 class RiskLimitsConfig(BaseModel):
@@ -52,10 +67,10 @@ class RiskLimitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     max_allocation: Decimal = Field(Decimal(1), gt=0, le=1)
     stop_loss: Decimal = Field(Decimal("0.1"), gt=0, lt=1)
-    take_profit: Decimal = Field(Decimal(1), gt=0)
-    max_position_size: Decimal | None = Field(None, gt=0)
-    daily_loss_limit: Decimal = Field(Decimal(1_000_000), gt=0)
-    max_leverage: Decimal = Field(Decimal(1), gt=0)
+    take_profit: Decimal = Field(Decimal(1), gt=0, le=100)
+    max_position_size: Decimal | None = Field(None, gt=0, le=MAX_AMOUNT)
+    daily_loss_limit: Decimal = Field(Decimal(1_000_000), gt=0, le=MAX_AMOUNT)
+    max_leverage: Decimal = Field(Decimal(1), gt=0, le=MAX_LEVERAGE)
 
     def to_limits(self, instruments: list[InstrumentId]) -> RiskLimits:
         sizes = {}
@@ -75,12 +90,12 @@ class StrategyConfig(BaseModel):
     """One strategy entry; `params` is checked against its type's params model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_LENGTH)
     type: str
     symbols: list[str] = Field(min_length=1)
-    amount_per_trade: Decimal = Field(gt=0)
+    amount_per_trade: Decimal = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
     # paper capital of each venue account, in the quote currency of its first instrument
-    capital: Decimal = Field(Decimal(10_000), gt=0)
+    capital: Decimal = Field(Decimal(10_000), gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
     frequency: str = "1h"
     exchanges: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -109,7 +124,9 @@ class StrategyConfig(BaseModel):
         if "type" not in info.data:  # the type itself was invalid; that error is reported
             return value
         validated = get_strategy(info.data["type"]).params_model.model_validate(value)
-        return validated.model_dump(mode="json")
+        dumped = validated.model_dump(mode="json")
+        _check_param_bounds(dumped, "params")
+        return dumped
 
     @field_validator("symbols")
     @classmethod
@@ -122,7 +139,9 @@ class StrategyConfig(BaseModel):
     @field_validator("frequency")
     @classmethod
     def _frequency(cls, value: str) -> str:
-        timeframe_ms(value)
+        low, high = (timeframe_ms(bound) for bound in FREQUENCY_RANGE)
+        if not low <= timeframe_ms(value) <= high:
+            raise ValueError(f"must lie between {FREQUENCY_RANGE[0]} and {FREQUENCY_RANGE[1]}")
         return value
 
     @model_validator(mode="after")
@@ -137,6 +156,27 @@ class StrategyConfig(BaseModel):
 
     def instrument_ids(self) -> list[InstrumentId]:
         return [InstrumentId.parse(s) for s in self.symbols]
+
+
+def _check_param_bounds(value: Any, key: str, fee: bool = False) -> None:
+    """Upper bounds the families' params models leave open: windows and fee rates (by name)."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            _check_param_bounds(inner, f"{key}.{name}", fee or "fee" in str(name))
+        return
+    leaf = key.rsplit(".", 1)[-1]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return
+    if fee:
+        try:
+            rate = Decimal(str(value))
+        except InvalidOperation:  # not a number (e.g. a fee currency): the model judged it
+            return
+        if not Decimal(0) <= rate <= MAX_FEE:
+            raise ValueError(f"{key} = {value!r}: a fee rate must lie in [0, {MAX_FEE}]")
+    window = isinstance(value, int) and any(leaf.endswith(n) for n in _WINDOW_NAMES)
+    if window and value > MAX_WINDOW_BARS:
+        raise ValueError(f"{key} = {value!r}: a window is at most {MAX_WINDOW_BARS} bars")
 
 
 class StrategiesConfig(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.markets import MarketsConfig
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.lifecycle_models import StrategyStatus
 from zvt_pipelines.storage.models import AuditLog
@@ -81,11 +82,54 @@ def record_audit(
         _audit(session, actor, action, name, old, new)
 
 
-def sync_strategies(db: Database, entries: list[Any], actor: str = "config") -> SyncReport:
+def check_deployable(entries: list[Any], markets: MarketsConfig, source: str) -> None:
+    """Refuse a strategy the markets file cannot serve: every enabled entry's venues must be
+    defined there, its instruments collected there, and its leverage within each venue's
+    `max_leverage`. The ConfigError names the strategies file, the strategy, key and value."""
+    collected = set(markets.instruments)
+    for entry in entries:
+        if not entry.enabled:  # a disabled strategy never trades; it may name future venues
+            continue
+        where = f"{source}: strategy {entry.name!r}: key"
+        for symbol in entry.symbols:
+            venue = symbol.split(":", 1)[0]
+            if venue not in markets.venues:
+                raise ConfigError(
+                    f"{where} 'symbols' = {symbol!r}: venue {venue!r} is not defined in the "
+                    f"markets file (venues: {', '.join(markets.venues)})"
+                )
+            if symbol not in collected:
+                raise ConfigError(
+                    f"{where} 'symbols' = {symbol!r}: not among the markets file's instruments, "
+                    "so no candles are collected for it"
+                )
+        leverage = entry.risk_limits.max_leverage
+        for venue in entry.exchanges:
+            cap = markets.venues[venue].max_leverage if venue in markets.venues else None
+            if cap is not None and leverage > cap:
+                raise ConfigError(
+                    f"{where} 'risk_limits.max_leverage' = {leverage}: above venue {venue!r}'s "
+                    f"max_leverage {cap}"
+                )
+
+
+def sync_strategies(
+    db: Database,
+    entries: list[Any],
+    actor: str = "config",
+    markets: MarketsConfig | None = None,
+    source: str = "strategies file",
+) -> SyncReport:
     """Record the strategies of the current configuration: new ones deployed (ACTIVE),
-    changed ones retuned (old/new of every changed key audited), missing ones stopped."""
+    changed ones retuned (old/new of every changed key audited), missing ones stopped.
+
+    With `markets`, entries the markets file cannot serve are refused first (see
+    `check_deployable`) and nothing is recorded.
+    """
     from zvt_pipelines.strategies.config import strategy_fingerprint
 
+    if markets is not None:
+        check_deployable(entries, markets, source)
     now = datetime.now(UTC)
     deployed, removed, retuned = [], [], {}
     with db.transaction() as session:
