@@ -47,6 +47,7 @@ class QuarantinedOrder:
     """A quarantined order as `zvt quarantine list` shows it."""
 
     client_order_id: str
+    venue_order_id: str | None
     strategy: str | None
     venue: str
     symbol: str
@@ -60,6 +61,7 @@ class QuarantinedOrder:
     def to_json(self) -> dict[str, Any]:
         return {
             "client_order_id": self.client_order_id,
+            "venue_order_id": self.venue_order_id,
             "strategy": self.strategy,
             "venue": self.venue,
             "symbol": self.symbol,
@@ -175,6 +177,7 @@ def list_quarantined(db: Database, strategy: str | None = None) -> list[Quaranti
         return [
             QuarantinedOrder(
                 row.client_order_id,
+                row.venue_order_id,
                 row.strategy,
                 row.venue,
                 row.symbol,

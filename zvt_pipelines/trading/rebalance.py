@@ -197,6 +197,24 @@ def _fill_count(db: Database, strategy: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def _held_back(db: Database, strategy: str, decided: StrategyPlan) -> tuple[str, str] | None:
+    """Why nothing may be sent now, as (status, reason): the strategy was paused or stopped
+    (e.g. an emergency stop while this run waited for the lock), or its account changed after
+    the decision (another run's fills); None when the plan may go ahead."""
+    from zvt_pipelines.trading.lifecycle import Status, get_status
+
+    status = get_status(db, strategy)
+    if status in (Status.PAUSED, Status.STOPPED):
+        return "HALTED", f"strategy {strategy!r} is {status}"
+    fills_now = _fill_count(db, strategy)
+    if decided.fills_seen is not None and fills_now != decided.fills_seen:
+        return (
+            "STALE_PLAN",
+            f"decided on {decided.fills_seen} fills, the account now has {fills_now}",
+        )
+    return None
+
+
 def execute_plan(
     db: Database,
     entry: Any,
@@ -253,12 +271,11 @@ def _execute_locked(
     manager = OrderManager(venues, bus, risk_check=risk_check, clock=lambda: as_of.to_pydatetime())
     intents = _intents(decided, venues, manager)
     sent_before = _already_sent(db, [intent["client_order_id"] for intent in intents])
-    fills_now = _fill_count(db, entry.name)
-    stale = decided.fills_seen is not None and fills_now != decided.fills_seen
+    held_back = _held_back(db, entry.name, decided)
     if after_check is not None:
         after_check()
     resting = get_strategy(entry.type).rests_limit_orders
-    if resting and decided.plan.limit_orders and not stale:  # new quotes replace resting ones
+    if resting and decided.plan.limit_orders and held_back is None:  # replace resting quotes
         from zvt_pipelines.trading.resting_orders import resting_orders
 
         for order in resting_orders(db, entry.name, venues):
@@ -283,9 +300,8 @@ def _execute_locked(
             if intent["client_order_id"] in sent_before:
                 report.orders.append({**row, "status": "ALREADY_SENT"})
                 continue
-            if stale:
-                why = f"decided on {decided.fills_seen} fills, the account now has {fills_now}"
-                report.orders.append({**row, "status": "STALE_PLAN", "reason": why})
+            if held_back is not None:
+                report.orders.append({**row, "status": held_back[0], "reason": held_back[1]})
                 continue
             order = manager.new_order(
                 instrument.venue,
