@@ -131,7 +131,10 @@ def stop(
         False, "--flatten", help="Also close every position with market orders."
     ),
 ) -> None:
-    """EMERGENCY STOP: halt the strategy, cancel its open orders on every venue, flatten if asked."""
+    """EMERGENCY STOP: halt the strategy, cancel its open orders on every venue, flatten if asked.
+
+    Exit status 0 when every step was done, 1 when some could not be (each is listed).
+    """
     from zvt_pipelines.trading.commands import stop_now
     from zvt_pipelines.trading.lifecycle import sync_strategies
 
@@ -141,5 +144,13 @@ def stop(
     report = stop_now(database, markets, entry, flatten, _actor())
     typer.echo(
         f"{name}: STOPPED; canceled {len(report.canceled)} orders ({len(report.not_found)} unknown to the "
-        f"venue), flattened {len(report.flattened)} positions; see the audit log"
+        f"venue), flattened {len(report.flattened)} positions, {len(report.quarantined)} quarantined "
+        "orders asked to cancel; see the audit log"
     )
+    for step in report.quarantined:
+        typer.echo(f"  quarantined {step['order']}: {step['outcome']}")
+    if not report.complete:
+        for step in report.failed:
+            what = f" {step['what']}" if step.get("what") else ""
+            typer.echo(f"error: could not {step['step']}{what}: {step['reason']}", err=True)
+        raise typer.Exit(1)
