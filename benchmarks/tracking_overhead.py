@@ -1,13 +1,28 @@
-"""What MLflow tracking adds to one backtest: import, store setup, one run with artifacts.
+"""What MLflow tracking adds to `zvt backtest`, measured as whole CLI processes.
 
-Run: ``.venv/bin/python benchmarks/tracking_overhead.py [--repeats 3]``.
+Run: ``.venv/bin/python benchmarks/tracking_overhead.py [--repeats 5] [--phases] [--quick]``.
 
-Each measurement runs in a fresh Python process (so `import mlflow` is paid every
-time, as in one `zvt backtest` call): the backtest (SMA 24/96 on 8,760 hourly bars
-of a seeded random walk) is timed first, then `import mlflow`, the client and store
-setup, and `track_backtest` with every artifact (4 PNG charts, HTML report, CSVs,
-YAML). Two cases: a fresh SQLite store (first run ever: MLflow creates and migrates
-its schema) and an existing store. Medians over the repeats are printed.
+Each figure times the real command from process start to exit (interpreter start-up,
+imports, reading the file, the backtest, printing the JSON, and for tracked runs the
+MLflow import, store and artifacts):
+
+    .venv/bin/zvt backtest --data <file> --param fast=10 --param slow=30 --json [--no-track]
+
+on the real `binance_BTC-USDT_1h.csv.gz` (all 73,265 hourly bars; ZVT_SHARED_DATA or
+`--data`), with ZVT_HOME a temporary folder and MLFLOW_TRACKING_URI unset, so runs go to
+the default SQLite store under it. Three cases, each `--repeats` processes, min / median /
+max printed:
+
+* `--no-track`, after one untimed warm-up process (file cache);
+* tracked, a fresh store each time (the first run ever: MLflow creates its schema);
+* tracked, an existing store (created by one untimed run first).
+
+The ratio is tracked median / untracked median of this run. Each tracked run's JSON must
+carry an `mlflow_run_id` and each untracked run's must not, or the script stops.
+`--phases` adds an in-process breakdown of a tracked run (backtest, `import mlflow`, store
+set-up, `track_backtest`) in fresh interpreters. Nothing is extrapolated. The machine's
+PYTHONDONTWRITEBYTECODE setting (no .pyc: slower imports) is printed, as it moves
+these figures.
 """
 
 from __future__ import annotations
@@ -22,7 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import SHARED_DATA, figure, quick_flag, spread
+
 REPO = Path(__file__).resolve().parent.parent
+ZVT = Path(sys.executable).parent / "zvt"  # the CLI of the interpreter running this
+PARAMS = ("--param", "fast=10", "--param", "slow=30")
 PHASES = ("backtest_s", "import_s", "setup_s", "run_s", "tracking_total_s")
 
 
@@ -77,8 +96,10 @@ def child(home: str) -> None:
     )
 
 
-def measure(home: str) -> dict[str, float]:
+def phases(home: str) -> dict[str, float]:
+    """One in-process phase breakdown, run in a fresh interpreter with its cwd at `home`."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("MLFLOW_TRACKING_URI", None)
     out = subprocess.run(
         [sys.executable, __file__, "--child", home],
         check=True,
@@ -90,28 +111,78 @@ def measure(home: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cli_seconds(data: Path, home: str, track: bool) -> float:
+    """Wall seconds of one `zvt backtest` process, start to exit; checks its JSON answer."""
+    env = {**os.environ, "ZVT_HOME": home}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [str(ZVT), "backtest", "--data", str(data), *PARAMS, "--json"]
+    if not track:
+        command.append("--no-track")
+    began = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=home, timeout=300)
+    seconds = time.perf_counter() - began
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {out.returncode}: {out.stderr[-500:]}")
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    if bool(answer.get("mlflow_run_id")) != track:
+        raise RuntimeError(f"tracking {track} but mlflow_run_id is {answer.get('mlflow_run_id')!r}")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA / "binance_BTC-USDT_1h.csv.gz")
+    parser.add_argument("--phases", action="store_true", help="add the in-process breakdown")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    quick_flag(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
+    repeats = 1 if args.quick else args.repeats
+    print(f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
+    print(f"command: zvt backtest --data {args.data.name} {' '.join(PARAMS)} --json [--no-track]")
     with tempfile.TemporaryDirectory(prefix="zvt-bench-") as tmp:
-        fresh = [measure(tempfile.mkdtemp(dir=tmp)) for _ in range(args.repeats)]
+        untracked_home = tempfile.mkdtemp(dir=tmp)
+        cli_seconds(args.data, untracked_home, track=False)  # warm-up: file cache
+        untracked = [cli_seconds(args.data, untracked_home, False) for _ in range(repeats)]
+        fresh = [cli_seconds(args.data, tempfile.mkdtemp(dir=tmp), True) for _ in range(repeats)]
         shared = tempfile.mkdtemp(dir=tmp)
-        measure(shared)  # creates and migrates the store
-        existing = [measure(shared) for _ in range(args.repeats)]
-    print(f"MLflow tracking overhead per backtest (median of {args.repeats} fresh processes)")
-    print(f"{'phase':<18}{'fresh store':>14}{'existing store':>16}")
-    for phase in PHASES:
-        print(
-            f"{phase:<18}"
-            f"{statistics.median(m[phase] for m in fresh):>13.2f}s"
-            f"{statistics.median(m[phase] for m in existing):>15.2f}s"
+        cli_seconds(args.data, shared, track=True)  # creates and migrates the store
+        existing = [cli_seconds(args.data, shared, True) for _ in range(repeats)]
+        breakdown = (
+            [phases(tempfile.mkdtemp(dir=tmp)) for _ in range(repeats)] if args.phases else []
         )
-    print("(backtest_s is the backtest itself, untracked; tracking_total_s is what tracking adds)")
+    base = statistics.median(untracked)
+    cases = (
+        ("--no-track", untracked, 1, "untracked", ", after 1 untimed warm-up process"),
+        ("tracked, fresh store", fresh, 0, "tracked into a new SQLite store (schema created)", ""),
+        (
+            "tracked, existing store",
+            existing,
+            1,
+            "tracked into an existing SQLite store",
+            ", after 1 untimed process that created the store",
+        ),
+    )
+    for label, seconds, warmup, what, before in cases:
+        ratio = statistics.median(seconds) / base
+        print(f"{label:<24} {spread(seconds, warmup)}   {ratio:.2f}x --no-track")
+        figure(
+            f"zvt backtest {label}",
+            f"{statistics.median(seconds):.2f} s"
+            + ("" if seconds is untracked else f" ({ratio:.1f}× --no-track)"),
+            f"whole CLI process, start to exit, {what}; real BTC/USDT 1h file (73,265 bars); "
+            f"median of {len(seconds)} processes{before}",
+            "< 2 s" if seconds is untracked else "–",
+        )
+    if breakdown:
+        print(
+            f"in-process phases of a tracked run (median of {len(breakdown)} fresh interpreters):"
+        )
+        for phase in PHASES:
+            print(f"  {phase:<18}{statistics.median(m[phase] for m in breakdown):>8.2f} s")
 
 
 if __name__ == "__main__":
