@@ -42,15 +42,19 @@ def main(
     _warnings_to_stderr()
 
 
+class _WarningLines(logging.Handler):
+    """Echo each record as a `warning:` line on the current stderr (resolved at emit time,
+    so a test runner that swaps stderr per invocation still sees it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"warning: {one_line(record.getMessage())}", err=True)
+
+
 def _warnings_to_stderr() -> None:
     """The core's logged warnings (data gaps, sorted rows, timestamp units) as `warning:` lines."""
     logger = logging.getLogger("zvt_pipelines")
-    if not any(getattr(h, "zvt_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        handler.setLevel(logging.WARNING)
-        handler.zvt_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        logger.addHandler(_WarningLines(level=logging.WARNING))
 
 
 def one_line(message: str) -> str:

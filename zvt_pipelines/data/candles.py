@@ -141,7 +141,7 @@ def epoch_millis(values: pd.Series, source: str, label: Callable[[int], str]) ->
     if numbers.isna().any():
         row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
         raise BadCandles(
-            f"{source}: {label(row)}: timestamp={values.iloc[row]!r} is not an epoch time number"
+            f"{source}: {label(row)}: timestamp={_cell(values.iloc[row])} is not an epoch time number"
         )
     if numbers.empty:
         return np.array([], dtype="int64")
@@ -149,7 +149,7 @@ def epoch_millis(values: pd.Series, source: str, label: Callable[[int], str]) ->
     unit = next((u for u, scale in _MS_PER_UNIT.items() if _in_epoch_range(first * scale)), None)
     if unit is None:
         raise BadCandles(
-            f"{source}: {label(0)}: timestamp={values.iloc[0]!r} is no epoch time in seconds, "
+            f"{source}: {label(0)}: timestamp={_cell(values.iloc[0])} is no epoch time in seconds, "
             "milliseconds, microseconds or nanoseconds between 2000 and 2100"
         )
     if pd.api.types.is_integer_dtype(numbers) and unit in ("us", "ns"):
@@ -167,12 +167,17 @@ def epoch_millis(values: pd.Series, source: str, label: Callable[[int], str]) ->
             if outside[row]
             else "not a whole millisecond"
         )
-        raise BadCandles(f"{source}: {label(row)}: timestamp={values.iloc[row]!r} is {why}")
+        raise BadCandles(f"{source}: {label(row)}: timestamp={_cell(values.iloc[row])} is {why}")
     if unit != "ms":
         log.warning(
             "%s: timestamps read as epoch %s (from their magnitude)", source, _UNIT_NAMES[unit]
         )
     return millis.astype("int64")
+
+
+def _cell(value: object) -> str:
+    """A file cell as the user wrote it: numbers bare, text quoted."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _in_epoch_range(millis: float | np.ndarray) -> bool | np.ndarray:
@@ -185,7 +190,9 @@ def _numbers(values: pd.Series, column: str, source: str, label: Callable[[int],
     bad = numbers.isna() & values.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise BadCandles(f"{source}: {label(row)}: {column}={values.iloc[row]!r} is not a number")
+        raise BadCandles(
+            f"{source}: {label(row)}: {column}={_cell(values.iloc[row])} is not a number"
+        )
     return numbers
 
 
