@@ -2,7 +2,8 @@
 
 Partitioned by strategy name (a dynamic partition, added when a strategy is deployed
 through the strategies file, see `sensors/trading.py`). A paused or stopped strategy's
-run records that and trades nothing.
+run records that and trades nothing. Every run first reconciles the strategy with its
+venues (`trading/reconciliation.py`); what that repaired is metadata of `strategy_signals`.
 """
 
 from typing import Any
@@ -14,7 +15,7 @@ from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
-from zvt_pipelines.trading.commands import strategy_venues
+from zvt_pipelines.trading.commands import reconcile_venues, strategy_venues
 from zvt_pipelines.trading.lifecycle import Status, get_status
 from zvt_pipelines.trading.market_view import (
     CandleCache,
@@ -50,8 +51,9 @@ def strategy_signals(
     strategies: StrategiesResource,
     markets: MarketsResource,
 ) -> dg.Output:
-    """The strategy's signals and target positions, decided on the candles closed by now
-    (after its resting orders have been matched against the candles since the last run)."""
+    """The strategy's signals and target positions, decided on the candles closed by now,
+    after its resting orders have been matched against the candles since the last run and
+    its orders reconciled with the venues (fills a killed run left unrecorded are booked)."""
     db, name = database.get(), context.partition_key
     entry = strategies.entry(name)
     status = get_status(db, name)
@@ -65,6 +67,7 @@ def strategy_signals(
             f"{name}: no candles of {entry.symbols} yet; materialise the market data first"
         )
     venues = strategy_venues(db, markets.config(), entry, as_of)
+    reconciled = reconcile_venues(db, entry, venues, as_of)
     decided = plan_rebalance(db, entry, as_of, books=book_tops(venues, entry.instrument_ids()))
     signals = [
         {
@@ -82,6 +85,10 @@ def strategy_signals(
             "equity": float(decided.equity),
             "signals": len(signals),
             "signal_table": dg.MetadataValue.md(_markdown_table(signals)),
+            "reconcile_repaired": reconciled.repaired,
+            "reconcile_fills_recorded": reconciled.fills_recorded,
+            "reconcile_needs_attention": reconciled.needs_attention,
+            "reconcile_summary": reconciled.summary(),
         },
     )
 

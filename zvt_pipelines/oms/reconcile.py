@@ -6,7 +6,8 @@ ack), and applies what it missed: the ack, fills (from the order's trades or the
 account's trade list, each recorded once thanks to its execution id) and cancels or
 expiries. An order the venue does not know is flagged: REJECTED if it was never
 acknowledged (the request did not arrive), EXPIRED/CANCELED otherwise, with an audit
-row saying reconciliation did it.
+row saying reconciliation did it. FILLED orders are not asked about: nothing more can fill.
+`trading/reconciliation.py` runs this per strategy and venue before every rebalance.
 """
 
 from __future__ import annotations
@@ -32,22 +33,33 @@ class ReconcileReport:
     unknown: list[str] = field(default_factory=list)
 
 
-def reconcile(manager: OrderManager, db: Database, venue: str | None = None) -> ReconcileReport:
-    """Load the non-terminal orders of `db` into `manager` and settle each against its venue.
+def reconcile(
+    manager: OrderManager,
+    db: Database,
+    venue: str | None = None,
+    *,
+    strategy: str | None = None,
+    unknown_reason: str = UNKNOWN_REASON,
+) -> ReconcileReport:
+    """Load the non-terminal orders of `db` (of one venue and strategy, when given) into
+    `manager` and settle each against its venue.
 
     Emulated orders still waiting for their trigger (NEW) are loaded but not asked about:
-    the venue has never seen them. Running it twice changes nothing the second time.
+    the venue has never seen them. An order the venue does not know is closed with
+    `unknown_reason`. Running it twice changes nothing the second time.
     """
     report = ReconcileReport()
-    for order in load_active_orders(db, venue):
+    for order in load_active_orders(db, venue, strategy=strategy):
         tracked = manager.orders.setdefault(order.client_order_id, order)
-        if tracked.status is OrderStatus.NEW or tracked.venue not in manager.venues:
+        if tracked.status in (OrderStatus.NEW, OrderStatus.FILLED):
+            continue
+        if tracked.venue not in manager.venues:
             continue
         report.checked += 1
         before_status, before_fills = tracked.status, len(tracked.fills)
         answer = manager.find_on_venue(tracked)
         if answer is None:
-            _flag_unknown(manager, db, tracked)
+            _flag_unknown(manager, db, tracked, unknown_reason)
             report.unknown.append(tracked.client_order_id)
         else:
             manager.apply_answer(tracked, answer)
@@ -57,21 +69,16 @@ def reconcile(manager: OrderManager, db: Database, venue: str | None = None) -> 
     return report
 
 
-def _flag_unknown(manager: OrderManager, db: Database, order: Order) -> None:
+def _flag_unknown(manager: OrderManager, db: Database, order: Order, reason: str) -> None:
     """Close an order the venue has no record of, and say so in the audit log."""
     now, cid = manager.clock(), order.client_order_id
-    event: OrderEvent | None
+    event: OrderEvent
     if order.status is OrderStatus.SUBMITTED:
-        event = OrderRejected(cid, now, UNKNOWN_REASON)
+        event = OrderRejected(cid, now, reason)
     elif order.status is OrderStatus.CANCEL_PENDING:
-        event = OrderCanceled(cid, now, UNKNOWN_REASON)
-    elif order.status is OrderStatus.FILLED:
-        event = None
+        event = OrderCanceled(cid, now, reason)
     else:
-        event = OrderExpired(cid, now, UNKNOWN_REASON)
+        event = OrderExpired(cid, now, reason)
     old = {"status": order.status.value, "filled": str(order.filled)}
-    if event is not None:
-        manager.apply_events(order, [event])
-    audit(
-        db, "reconcile_unknown", cid, old, {"status": order.status.value, "reason": UNKNOWN_REASON}
-    )
+    manager.apply_events(order, [event])
+    audit(db, "reconcile_unknown", cid, old, {"status": order.status.value, "reason": reason})
