@@ -34,12 +34,14 @@ def timings(work: Callable[[], object], repeats: int, warmup: int = 1) -> list[f
     return seconds
 
 
-def spread(seconds: list[float], warmup: int, unit: str = "s", scale: float = 1.0) -> str:
-    """'median X (min A, max B; N runs after W warm-up)' for a list of timings."""
+def spread(seconds: list[float], warmup: int | str, unit: str = "s", scale: float = 1.0) -> str:
+    """'median X (min A, max B; N runs after W warm-up)' for a list of timings; a `warmup`
+    string replaces 'W warm-up' when the warm-up is not a count of the same runs."""
     values = [s * scale for s in seconds]
+    before = f"{warmup} warm-up" if isinstance(warmup, int) else warmup
     return (
         f"median {statistics.median(values):.4g} {unit} (min {min(values):.4g}, "
-        f"max {max(values):.4g}; {len(values)} runs after {warmup} warm-up)"
+        f"max {max(values):.4g}; {len(values)} runs after {before})"
     )
 
 
