@@ -130,7 +130,8 @@ def main() -> None:
     median = statistics.median(seconds)
     ceiling = statistics.median(ceilings)
     print(
-        f"rebalance of {count} strategies on {dialect} ({orders[0]} orders): {spread(seconds, 1)}"
+        f"rebalance of {count} strategies on {dialect} ({orders[0]} orders): "
+        f"{spread(seconds, '5 strategies rebalanced untimed')}"
     )
     print(
         f"  = {median / count * 1000:.1f} ms per strategy; {dialect} commit ceiling "
