@@ -105,25 +105,63 @@ def test_real_day_is_stored_checked_resampled_and_idempotent(tmp_path, shared_da
     assert "data:image/png;base64," in materialization.metadata["chart"].value
 
 
-def test_corrupt_candles_fail_the_blocking_check_and_stop_downstream(tmp_path, shared_data):
-    source = read_candle_file(shared_data / "binance_BTC-USDT_1m.csv.gz")
-    start = pd.Timestamp(DAY, tz="UTC")
-    day = slice_candles(source, start, start + pd.Timedelta(days=1))
-    day.loc[100, "high"] = day.loc[100, "low"] - 1.0  # high below low
-    raw = day.assign(timestamp=day["ts"].astype("int64") // 1000)[
+def write_day(data: Path, day: pd.DataFrame) -> None:
+    """The candles as the venue's 1m file (timestamp in ms, the shared data's format)."""
+    raw = day.assign(timestamp=day["ts"].astype("int64"))[
         ["timestamp", "open", "high", "low", "close", "volume"]
     ]
-    data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     with gzip.open(data / "binance_BTC-USDT_1m.csv.gz", "wt") as handle:
         raw.to_csv(handle, index=False)
-    settings = settings_for(tmp_path, write_markets(tmp_path, data, ["binance:BTC/USDT"]))
+
+
+def real_day(shared_data: Path) -> pd.DataFrame:
+    source = read_candle_file(shared_data / "binance_BTC-USDT_1m.csv.gz")
+    start = pd.Timestamp(DAY, tz="UTC")
+    return slice_candles(source, start, start + pd.Timedelta(days=1))
+
+
+def test_corrupt_candles_are_refused_by_the_asset_and_nothing_is_stored(tmp_path, shared_data):
+    """The asset runs the same gate as `zvt ingest`: minute 100 of the day (01:40) with its
+    high one below its low fails the step with the file, time, fields and values named;
+    neither the 1m day nor its views are stored."""
+    day = real_day(shared_data)
+    day.loc[100, "high"] = day.loc[100, "low"] - 1.0  # high below low
+    write_day(tmp_path / "data", day)
+    settings = settings_for(
+        tmp_path, write_markets(tmp_path, tmp_path / "data", ["binance:BTC/USDT"])
+    )
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = run_partition(defs, instance, "binance:BTC/USDT")
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        error = failure.event_specific_data.error
+        message = error.message + (error.cause.message if error.cause else "")
+        assert "BadCandles" in message and "binance_BTC-USDT_1m.csv.gz" in message
+        assert "line 102 (2025-06-10T01:40:00Z)" in message and "high_ge_open_close" in message
+        assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1m")) is None
+        assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1h")) is None
+    assert count_candles(Database(settings.database_url)) == 0
+
+
+def test_gappy_day_is_stored_but_the_blocking_check_stops_downstream(tmp_path, shared_data):
+    """Gaps are only a warning at the gate (the candles present are true), so the day is
+    stored; the asset's blocking check then fails (1440 - 400 = 1040 present, 400 missing
+    > 0.25 x 1440 = 360 allowed) and the 1h view is never built."""
+    day = real_day(shared_data)
+    write_day(tmp_path / "data", day.drop(index=range(500, 900)).reset_index(drop=True))
+    settings = settings_for(
+        tmp_path, write_markets(tmp_path, tmp_path / "data", ["binance:BTC/USDT"])
+    )
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
         result = run_partition(defs, instance, "binance:BTC/USDT")
         assert check_evaluations(result) == {"ohlcv_1m": False}
         assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1h")) is None
-    assert count_candles(Database(settings.database_url), timeframe="1h") == 0
+    database = Database(settings.database_url)
+    assert count_candles(database, timeframe="1m") == 1040
+    assert count_candles(database, timeframe="1h") == 0
 
 
 def test_daily_schedule_requests_the_closed_day_for_every_instrument(tmp_path, shared_data):
