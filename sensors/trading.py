@@ -15,6 +15,14 @@ from zvt_pipelines.trading.lifecycle import Status, statuses, sync_strategies
 
 DRIFT_THRESHOLD = Decimal(os.environ.get("ZVT_DRIFT_THRESHOLD", "0.05"))
 REBALANCE_CRON = os.environ.get("ZVT_REBALANCE_CRON", "0 * * * *")
+# The run queue allows one in-progress run per value of this tag (dagster.yaml,
+# tag_concurrency_limits), so rebalances of one strategy queue instead of colliding.
+STRATEGY_TAG = "zvt/strategy"
+
+
+def rebalance_request(name: str, run_key: str) -> dg.RunRequest:
+    """A rebalance run of strategy `name`, tagged so the run queue serialises it per strategy."""
+    return dg.RunRequest(partition_key=name, run_key=run_key, tags={STRATEGY_TAG: name})
 
 
 @dg.sensor(
@@ -42,9 +50,7 @@ def strategy_deployments(
     by_name = {entry.name: entry for entry in entries}
     active = statuses(database.get())
     runs = [
-        dg.RunRequest(
-            partition_key=name, run_key=f"deploy-{name}-{strategy_fingerprint(by_name[name])[:16]}"
-        )
+        rebalance_request(name, f"deploy-{name}-{strategy_fingerprint(by_name[name])[:16]}")
         for name in (*report.deployed, *report.retuned)
         if by_name[name].enabled and active.get(name) is Status.ACTIVE
     ]
@@ -66,7 +72,7 @@ def rebalance_schedule(
     active = statuses(database.get())
     when = context.scheduled_execution_time.isoformat()
     return [
-        dg.RunRequest(partition_key=name, run_key=f"scheduled-{name}-{when}")
+        rebalance_request(name, f"scheduled-{name}-{when}")
         for name in context.instance.get_dynamic_partitions(strategies_partitions.name)
         if active.get(name) is Status.ACTIVE
     ]
@@ -90,11 +96,7 @@ def drift_rebalance(
             context.log.info(
                 f"{name}: drift {float(drift.value):.2%} above {float(DRIFT_THRESHOLD):.2%}"
             )
-            runs.append(
-                dg.RunRequest(
-                    partition_key=name, run_key=f"drift-{name}-{drift.targets_as_of.isoformat()}"
-                )
-            )
+            runs.append(rebalance_request(name, f"drift-{name}-{drift.targets_as_of.isoformat()}"))
     return dg.SensorResult(run_requests=runs)
 
 
@@ -126,7 +128,17 @@ def stop_strategy(
         "canceled": len(report.canceled),
         "unknown": len(report.not_found),
         "flattened": len(report.flattened),
+        "quarantined": len(report.quarantined),
+        "failed": len(report.failed),
     }
+    if not report.complete:  # the run fails, so the failure sensor alerts someone
+        failures = "; ".join(
+            f"{f['step']} {f.get('what', '')}: {f['reason']}" for f in report.failed
+        )
+        raise dg.Failure(
+            description=f"emergency stop of {config.strategy} incomplete: {failures}",
+            metadata=summary,
+        )
     context.add_output_metadata(summary)
     return summary
 

@@ -130,6 +130,9 @@ def _cancel(
 ) -> None:
     """Cancel one order; an order the venue no longer knows is closed locally."""
     cid = order.client_order_id
+    if order.venue not in manager.venues:  # it may still rest there: not ours to close
+        _failed(db, name, actor, report, "cancel", cid, f"venue {order.venue!r} not available")
+        return
     manager.orders[cid] = order
     try:
         manager.cancel(cid, "emergency stop")
@@ -142,7 +145,7 @@ def _cancel(
             {"order": cid, "venue": order.venue},
             {"status": order.status.value},
         )
-    except (OrderNotFound, InvalidOrder, KeyError) as exc:
+    except (OrderNotFound, InvalidOrder) as exc:
         try:
             manager.apply_events(order, [OrderCanceled(cid, clock(), f"emergency stop: {exc}")])
         except ZvtError as inner:
