@@ -68,3 +68,68 @@ def test_unreadable_and_malformed_files(tmp_path):
     bad.write_text("venues: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_markets_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timeframe": "0m"}, "'timeframe' = '0m'"),
+        ({"timeframe": "7m"}, "'timeframe' = '7m'"),  # 1440 / 7 is no whole number
+        ({"timeframe": "2d"}, "'timeframe' = '2d'"),  # longer than a daily partition
+        ({"venues": {"v" * 33: {"kind": "simulated"}}}, "venue name '" + "v" * 33 + "'"),
+        (
+            {"venues": {"sim_a": {"kind": "simulated", "max_leverage": 200}}},
+            "'venues.sim_a.max_leverage' = 200",
+        ),
+    ],
+)
+def test_values_beyond_the_bounds_name_the_key_and_value(change, message):
+    with pytest.raises(ConfigError) as error:
+        parse_markets_config({**VALID, **change}, source="m.yaml")
+    assert str(error.value).startswith("m.yaml: ")
+    assert message in str(error.value)
+
+
+def test_deploy_refuses_what_the_markets_file_cannot_serve():
+    """Enabled strategies only: a venue the file lacks, an instrument it does not collect and
+    leverage above a venue's own cap (here 3x on sim_b) are refused; a disabled entry on an
+    unknown venue is not judged."""
+    from zvt_pipelines.strategies import parse_strategies_config
+    from zvt_pipelines.trading.lifecycle import check_deployable
+
+    markets = parse_markets_config(
+        {
+            **VALID,
+            "venues": {
+                "sim_a": {"kind": "simulated"},
+                "sim_b": {"kind": "simulated", "max_leverage": 3},
+            },
+            "instruments": ["sim_a:BTC/USDT", "sim_b:BTC/USDT"],
+        }
+    )
+
+    def entry(symbol, leverage=1, enabled=True):
+        return {
+            "name": "s",
+            "type": "sma_cross",
+            "symbol": symbol,
+            "amount_per_trade": 10,
+            "enabled": enabled,
+            "risk_limits": {"max_leverage": leverage},
+        }
+
+    def check(**kwargs):
+        strategies = parse_strategies_config([entry(**kwargs)]).strategies
+        check_deployable(strategies, markets, "s.yaml")
+
+    check(symbol="sim_b:BTC/USDT", leverage=3)
+    check(symbol="elsewhere:BTC/USDT", enabled=False)
+    cases = {
+        "elsewhere:BTC/USDT": "'symbols' = 'elsewhere:BTC/USDT': venue 'elsewhere' is not defined",
+        "sim_a:DOGE/USDT": "'symbols' = 'sim_a:DOGE/USDT': not among the markets file's instruments",
+    }
+    for symbol, message in cases.items():
+        with pytest.raises(ConfigError, match=f"^s.yaml: strategy 's': key {message}"):
+            check(symbol=symbol)
+    with pytest.raises(ConfigError, match="'risk_limits.max_leverage' = 4: above venue 'sim_b'"):
+        check(symbol="sim_b:BTC/USDT", leverage=4)

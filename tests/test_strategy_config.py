@@ -190,3 +190,66 @@ def test_modules_key_imports_user_families_before_validation(tmp_path):
             )
     finally:
         sys.path.remove(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        # the global leverage cap is 125 (Binance USD-M's highest)
+        ({"0__risk_limits__max_leverage": 1000000}, "key 'risk_limits.max_leverage' = 1000000"),
+        ({"0__amount_per_trade": "1e400"}, "key 'amount_per_trade' = '1e400'"),
+        ({"0__amount_per_trade": float("inf")}, "key 'amount_per_trade' = inf"),
+        ({"0__amount_per_trade": float("nan")}, "key 'amount_per_trade' = nan"),
+        ({"0__capital": 2e9}, "key 'capital' = 2000000000.0"),
+        ({"0__risk_limits__daily_loss_limit": "1e12"}, "key 'risk_limits.daily_loss_limit'"),
+        ({"0__name": "x" * 65}, "key 'name' = '" + "x" * 65 + "'"),
+        ({"0__frequency": "0m"}, "key 'frequency' = '0m'"),
+        ({"0__frequency": "60d"}, "key 'frequency' = '60d'"),
+        ({"0__params__slow": 100_001}, "params.slow = 100001"),
+    ],
+)
+def test_values_beyond_the_bounds_name_key_and_value(changes, fragment):
+    with pytest.raises(ConfigError) as caught:
+        parse_strategies_config(raw(**changes), source="s.yaml")
+    assert str(caught.value).startswith("s.yaml: strategy ")
+    assert fragment in str(caught.value)
+
+
+def test_values_at_the_bounds_are_accepted():
+    """The caps are inclusive: a 64-character name, 125x leverage, 1e9 per trade, a 30-day
+    frequency and a 100000-bar window all load."""
+    document = raw(
+        **{
+            "0__name": "x" * 64,
+            "0__risk_limits__max_leverage": 125,
+            "0__amount_per_trade": "1000000000",
+            "0__frequency": "30d",
+            "0__params__slow": 100_000,
+        }
+    )
+    (entry, _) = parse_strategies_config(document).strategies
+    assert (entry.name, entry.risk_limits.max_leverage, entry.amount_per_trade) == (
+        "x" * 64,
+        Decimal(125),
+        Decimal(1_000_000_000),
+    )
+
+
+@pytest.mark.parametrize(("fee", "accepted"), [(0.05, True), (0.0501, False), (-0.001, False)])
+def test_fee_rates_lie_between_zero_and_five_percent(fee, accepted):
+    document = {
+        "strategies": [
+            {
+                "name": "arb",
+                "type": "arb_cross",
+                "symbols": ["sim_a:BTC/USDT", "sim_b:BTC/USDT"],
+                "amount_per_trade": 100,
+                "params": {"taker_fees": {"sim_a": fee, "sim_b": 0.001}},
+            }
+        ]
+    }
+    if accepted:
+        parse_strategies_config(document)
+        return
+    with pytest.raises(ConfigError, match=rf"params.taker_fees.sim_a = '{fee}'"):
+        parse_strategies_config(document)
