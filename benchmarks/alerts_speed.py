@@ -1,8 +1,22 @@
 """Alert benchmarks: rule-evaluation throughput and trigger-to-delivery latency to a webhook.
 
 Run: `.venv/bin/python benchmarks/alerts_speed.py [--updates 1000000] [--alerts 300]
-[--database-url URL]`. Prints medians of repeated runs; targets are >= 10,000 price
-updates/s and p99 trigger-to-delivery < 50 ms to a local webhook.
+[--repeats 5] [--database-url URL] [--quick]`.
+
+Data: a seeded random walk of one-second price updates (generated). Figures:
+
+* rule throughput, vectorised: `evaluate_rules` over the whole frame of `--updates`
+  updates in ONE call (price/volume rules; technical rules; chart patterns on 100,000),
+  median of `--repeats` after 1 warm-up call. This is batch evaluation, not a stream;
+* rule throughput, micro-batches: the price/volume rules over 200,000 updates fed 1,000
+  new updates at a time (plus 121 rows of history), one timed pass after a warm-up pass;
+* trigger-to-delivery: `Dispatcher.submit` of `--alerts` alerts, each stored (a SQLite
+  file by default, or a scratch database on the PostgreSQL server at `--database-url`)
+  and POSTed to a local webhook fake; milliseconds until the fake has the request, after
+  20 untimed alerts. Persisted, so disk-bound: the store's commit ceiling (1-row INSERT +
+  COMMIT loop) is printed beside.
+
+Nothing is extrapolated. Targets: >= 10,000 price updates/s; p99 delivery < 50 ms.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import commit_ceiling, figure, quick_flag
 from scratch import scratch_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -60,7 +75,8 @@ def price_updates(count: int, seed: int = 7) -> pd.DataFrame:
 
 
 def throughput(frame: pd.DataFrame, rules: list, repeats: int) -> tuple[float, int]:
-    """Median price updates per second over `repeats` evaluations, and alerts raised."""
+    """Median price updates per second over `repeats` evaluations (after 1 untimed), and alerts raised."""
+    evaluate_rules(rules, frame, "BTC/USDT")
     rates, raised = [], 0
     for _ in range(repeats):
         start = time.perf_counter()
@@ -70,17 +86,21 @@ def throughput(frame: pd.DataFrame, rules: list, repeats: int) -> tuple[float, i
 
 
 def micro_batches(frame: pd.DataFrame, rules: list, batch: int, warmup: int) -> float:
-    """Updates per second when evaluated in batches of `batch` new rows (plus warm-up history)."""
-    start = time.perf_counter()
-    done = 0
-    for end in range(warmup + batch, len(frame), batch):
-        evaluate_rules(rules, frame.iloc[end - batch - warmup : end], "BTC/USDT")
-        done += batch
-    return done / (time.perf_counter() - start)
+    """Updates per second when evaluated in batches of `batch` new rows (plus `warmup` rows of
+    history), timed on the second of two passes."""
+    for _ in range(2):
+        start = time.perf_counter()
+        done = 0
+        for end in range(warmup + batch, len(frame), batch):
+            evaluate_rules(rules, frame.iloc[end - batch - warmup : end], "BTC/USDT")
+            done += batch
+        rate = done / (time.perf_counter() - start)
+    return rate
 
 
-def latency(database_url: str, count: int) -> list[float]:
-    """Milliseconds from `submit()` until the webhook fake has the request, for `count` alerts."""
+def latency(database_url: str, count: int) -> tuple[list[float], float]:
+    """Milliseconds from `submit()` until the webhook fake has the request, for `count` alerts
+    after 20 untimed ones; and the store's commit ceiling."""
     database = Database(database_url)
     database.upgrade()
     routing = RoutingTable.from_mapping({"info": {"channels": ["webhook"]}})
@@ -89,14 +109,14 @@ def latency(database_url: str, count: int) -> list[float]:
         channel = WebhookChannel(url=f"{sink.base_url}/hook", secret="bench")
         with Dispatcher(AlertStore(database), {"webhook": channel}, routing=routing) as dispatcher:
             base = datetime(2024, 1, 1, tzinfo=UTC)
-            for i in range(count):
+            for i in range(-20, count):
                 alert = Alert(
                     AlertType.PRICE_THRESHOLD,
                     Severity.CRITICAL,
-                    f"bench {i}",
+                    f"bench {i + 20}",
                     "latency probe",
-                    base + timedelta(seconds=i),
-                    f"bench@{i}",
+                    base + timedelta(seconds=i + 20),
+                    f"bench@{i + 20}",
                     instrument="BTC/USDT",
                     value=101.0,
                     threshold=100.0,
@@ -104,9 +124,11 @@ def latency(database_url: str, count: int) -> list[float]:
                 start = time.monotonic()
                 report = dispatcher.submit(alert)
                 assert report.delivered == ["webhook"], report
-                samples.append((sink.requests[-1].at - start) * 1000)
+                if i >= 0:
+                    samples.append((sink.requests[-1].at - start) * 1000)
+    ceiling = commit_ceiling(database.engine, 1_000)
     database.dispose()
-    return samples
+    return samples, ceiling
 
 
 def main() -> None:
@@ -119,36 +141,62 @@ def main() -> None:
         default=None,
         help="a PostgreSQL server URL: the benchmark creates and drops its own database there",
     )
+    quick_flag(parser)
     args = parser.parse_args()
-
-    frame = price_updates(args.updates)
-    rate, raised = throughput(frame, PRICE_RULES, args.repeats)
-    print(
-        f"price/volume rules, {args.updates:,} updates: {rate:,.0f} updates/s median "
-        f"({raised} alerts raised)"
+    updates, alerts, repeats = (
+        (200_000, 50, 1) if args.quick else (args.updates, args.alerts, args.repeats)
     )
-    rate, raised = throughput(frame, TECHNICAL_RULES, args.repeats)
+    after = f"median of {repeats} after 1 warm-up"
+
+    frame = price_updates(updates)
+    rate, raised = throughput(frame, PRICE_RULES, repeats)
     print(
-        f"technical rules (RSI, MACD, Bollinger, breakout, trend): {rate:,.0f} updates/s median "
-        f"({raised} alerts raised)"
+        f"price/volume rules, {updates:,} updates in one call: {rate:,.0f} updates/s {after} ({raised} alerts raised)"
+    )
+    figure(
+        "price/volume rules, vectorised",
+        f"{rate:,.0f} updates/s",
+        f"evaluate_rules over {updates:,} generated 1 s updates in ONE call (batch, not a "
+        f"stream); {after}",
+        "≥ 10,000/s",
+    )
+    rate, raised = throughput(frame, TECHNICAL_RULES, repeats)
+    print(
+        f"technical rules (RSI, MACD, Bollinger, breakout, trend), {updates:,} updates in one "
+        f"call: {rate:,.0f} updates/s {after} ({raised} alerts raised)"
     )
     small = frame.iloc[:100_000]
-    rate, raised = throughput(small, [ChartPattern()], args.repeats)
-    print(f"chart patterns, 100,000 updates: {rate:,.0f} updates/s median ({raised} raised)")
+    rate, raised = throughput(small, [ChartPattern()], repeats)
     print(
-        f"price/volume rules in micro-batches of 1,000 new updates: "
-        f"{micro_batches(frame.iloc[:200_000], PRICE_RULES, 1_000, 121):,.0f} updates/s"
+        f"chart patterns, 100,000 updates in one call: {rate:,.0f} updates/s {after} ({raised} raised)"
+    )
+    rate = micro_batches(frame.iloc[:200_000], PRICE_RULES, 1_000, 121)
+    print(f"price/volume rules in micro-batches of 1,000 new updates: {rate:,.0f} updates/s")
+    figure(
+        "price/volume rules, micro-batches of 1,000",
+        f"{rate:,.0f} updates/s",
+        "evaluate_rules on 200,000 generated updates fed 1,000 new (+121 history) at a time; "
+        "one timed pass after a warm-up pass",
+        "≥ 10,000/s",
     )
 
     with scratch_database(args.database_url) as url:
-        samples = latency(url, args.alerts)
+        samples, ceiling = latency(url, alerts)
     samples.sort()
     p50 = statistics.median(samples)
     p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
-    backend = url.split(":", 1)[0]
+    backend = url.split(":", 1)[0].split("+")[0]
     print(
-        f"trigger-to-delivery to a local webhook ({backend} store, {len(samples)} alerts): "
-        f"median {p50:.2f} ms, p99 {p99:.2f} ms, max {samples[-1]:.2f} ms"
+        f"trigger-to-delivery to a local webhook ({backend} store, {len(samples)} alerts after 20 "
+        f"untimed): median {p50:.2f} ms, p99 {p99:.2f} ms, max {samples[-1]:.2f} ms; "
+        f"{backend} commit ceiling {ceiling:,.0f} commits/s"
+    )
+    figure(
+        f"alert trigger-to-delivery ({backend})",
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms; commit ceiling {ceiling:,.0f}/s",
+        f"disk-bound; Dispatcher.submit stores each alert in {backend} and POSTs it to a local "
+        f"webhook fake; {len(samples)} alerts after 20 untimed",
+        "p99 < 50 ms",
     )
 
 
