@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from zvt_pipelines.errors import VenueUnavailable
 from zvt_pipelines.model.orders import OrderStatus
 from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
@@ -24,12 +25,10 @@ SYMBOL = "BTC/USDT"
 NOW = datetime(2025, 3, 2, 12, tzinfo=UTC)
 
 
-def venue(name: str) -> PaperVenue:
+def venue(name: str, cls: type[PaperVenue] = PaperVenue) -> PaperVenue:
     data = FixedMarketData(name, {SYMBOL: spot_market(SYMBOL)})
     data.set_book(SYMBOL, bids=[("99", "5"), ("98", "5")], asks=[("101", "5"), ("102", "5")])
-    return PaperVenue(
-        data, {"USDT": Decimal(10_000), "BTC": Decimal(0)}, venue_id=name, clock=lambda: NOW
-    )
+    return cls(data, {"USDT": Decimal(10_000), "BTC": Decimal(0)}, venue_id=name, clock=lambda: NOW)
 
 
 def test_stop_cancels_on_both_venues_and_flattens(tmp_path):
@@ -69,6 +68,7 @@ def test_stop_cancels_on_both_venues_and_flattens(tmp_path):
     report = emergency_stop(db, "mm", venues, lambda: NOW, flatten=True, actor="risk-desk")
 
     assert len(report.canceled) == 4 and report.not_found == []
+    assert report.complete and report.failed == []
     assert all(v.fetch_open_orders(SYMBOL) == [] for v in venues.values())
     assert [
         (step["venue"], step["side"], step["amount"], step["status"]) for step in report.flattened
@@ -99,3 +99,69 @@ def test_stop_cancels_on_both_venues_and_flattens(tmp_path):
         ("emergency_flatten", "risk-desk"),
         ("emergency_stop_finished", "risk-desk"),
     ]
+
+
+class CancelsTimeOut(PaperVenue):
+    """A paper venue whose cancel requests time out (a venue in trouble during the stop)."""
+
+    def cancel_order(self, id, symbol=None):  # noqa: A002 - ccxt's name
+        raise VenueUnavailable("sim_b: cancel timed out")
+
+
+def test_stop_cancels_what_it_can_and_reports_what_it_could_not(tmp_path):
+    """Resting buys on sim_a (healthy) and sim_b (cancels time out) plus 1 BTC bought on each.
+    The stop cancels sim_a's order, leaves sim_b's open and reports it, and still flattens
+    both positions: nothing that could be done is skipped because of one failure."""
+    db = Database(f"sqlite:///{tmp_path}/zvt.db")
+    db.upgrade()
+    entry = parse_strategies_config(
+        [
+            {
+                "name": "mm",
+                "type": "sma_cross",
+                "symbols": ["sim_a:BTC/USDT", "sim_b:BTC/USDT"],
+                "amount_per_trade": 1,
+            }
+        ]
+    ).strategies[0]
+    sync_strategies(db, [entry], actor="test")
+    venues = {"sim_a": venue("sim_a"), "sim_b": venue("sim_b", CancelsTimeOut)}
+    bus = EventBus()
+    recorder = OrderRecorder(db).attach(bus)
+    manager = OrderManager(venues, bus, clock=lambda: NOW)
+    resting = {}
+    for name in venues:
+        manager.submit(manager.new_order(name, SYMBOL, "buy", "market", Decimal(1), strategy="mm"))
+        order = manager.new_order(
+            name, SYMBOL, "buy", "limit", Decimal(1), Decimal(90), strategy="mm"
+        )
+        resting[name] = manager.submit(order).client_order_id
+    recorder.close()
+
+    report = emergency_stop(db, "mm", venues, lambda: NOW, flatten=True, actor="risk-desk")
+
+    assert report.canceled == [resting["sim_a"]]
+    assert not report.complete
+    assert report.failed == [
+        {"step": "cancel", "what": resting["sim_b"], "reason": "sim_b: cancel timed out"}
+    ]
+    assert [(s["venue"], s["status"]) for s in report.flattened] == [
+        ("sim_a", "FILLED"),
+        ("sim_b", "FILLED"),
+    ]
+    assert [o["clientOrderId"] for o in venues["sim_b"].fetch_open_orders(SYMBOL)] == [
+        resting["sim_b"]
+    ]
+    with db.transaction() as session:
+        rows = dict(
+            session.execute(
+                sa.select(CryptoOrder.client_order_id, CryptoOrder.status).where(
+                    CryptoOrder.order_type == "limit"
+                )
+            ).all()
+        )
+        failed = session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "emergency_cancel_failed")
+        ).one()
+    assert rows == {resting["sim_a"]: "CANCELED", resting["sim_b"]: "CANCEL_PENDING"}
+    assert failed.old == {"what": resting["sim_b"]}
