@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from definitions import build_definitions
@@ -137,3 +138,31 @@ def test_emergency_stop_job_flattens_and_blocks_further_rebalances(tmp_path):
         f.side == "sell" and f.amount or 0 for f in fills
     )
     assert statuses(db)["delta"] is Status.STOPPED
+
+
+def test_deployment_sensor_refuses_a_strategy_the_markets_file_cannot_serve(tmp_path):
+    """Through the deployment sensor (the product's deploy path): `nowhere` is no venue of the
+    shipped markets file, so the tick fails with the file, strategy, key and value named and
+    nothing is deployed; once the entry is fixed the next tick deploys it."""
+    from zvt_pipelines.errors import ConfigError
+
+    db = candle_database(tmp_path)
+    strategies = write_strategies(
+        tmp_path / "strategies.yaml",
+        [fixed_weight("epsilon", symbol="nowhere:BTC/USDT")],
+    )
+    settings = Settings(
+        home=tmp_path, database_url=db.url, markets_path=DEFAULT_MARKETS, strategies_path=strategies
+    )
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        with pytest.raises(ConfigError) as refused:
+            tick(defs, instance, "strategy_deployments")
+        assert str(refused.value) == (
+            f"{strategies}: strategy 'epsilon': key 'symbols' = 'nowhere:BTC/USDT': venue "
+            "'nowhere' is not defined in the markets file (venues: sim_a, sim_b)"
+        )
+        assert statuses(db) == {} and audit_actions(db, "epsilon") == []
+        write_strategies(strategies, [fixed_weight("epsilon")])
+        fixed = tick(defs, instance, "strategy_deployments")
+        assert [r.partition_key for r in fixed.run_requests] == ["epsilon"]
