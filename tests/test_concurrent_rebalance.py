@@ -107,3 +107,40 @@ def test_a_second_order_under_a_recorded_client_order_id_is_refused_before_it_is
     with db.transaction() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(CryptoExecution)) == 1
         assert session.scalar(sa.select(CryptoOrder.status)) == "FILLED"
+
+
+def test_a_held_strategy_lock_makes_the_other_holder_wait_then_give_up(db):
+    """Two holders in one process use two database sessions (PostgreSQL) or two open files
+    (SQLite), just as two processes would; a different strategy's lock is independent."""
+    from zvt_pipelines.storage.locks import StrategyLocked, strategy_lock
+
+    with strategy_lock(db, "alpha"):
+        with (
+            pytest.raises(StrategyLocked, match="strategy 'alpha': still locked"),
+            strategy_lock(db, "alpha", timeout=0.2),
+        ):
+            pass
+        with strategy_lock(db, "beta", timeout=0.2):
+            pass
+    with strategy_lock(db, "alpha", timeout=0.2):  # released on exit
+        pass
+
+
+def test_a_later_update_of_an_order_never_recorded_is_refused(db):
+    """Only an order's first update may create its row: a cancel of an order the database does
+    not hold (its first write was lost) must fail loudly instead of inventing the row."""
+    from zvt_pipelines.oms.persistence import OrderNotRecorded
+
+    now = datetime(2025, 3, 2, 12, tzinfo=UTC)
+    data = FixedMarketData("paper", {"BTC/USDT": spot_market("BTC/USDT")})
+    data.set_book("BTC/USDT", bids=[("99", "5")], asks=[("101", "5")])
+    venue = PaperVenue(data, {"USDT": Decimal(10_000)}, clock=lambda: now)
+    manager = OrderManager({"paper": venue}, EventBus(), clock=lambda: now)
+    order = manager.submit(
+        manager.new_order("paper", "BTC/USDT", "buy", "limit", Decimal(1), Decimal(90))
+    )
+    OrderRecorder(db).attach(manager.bus)  # attached too late: the order's first update is gone
+    with pytest.raises(OrderNotRecorded, match="no row to update"):
+        manager.cancel(order.client_order_id)
+    with db.transaction() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(CryptoOrder)) == 0

@@ -141,3 +141,76 @@ def test_an_all_in_target_is_capped_by_the_cash_at_the_ask(db):
     assert [o["status"] for o in report.orders] == ["FILLED"]
     spent = sum((f.amount * f.price + f.fee for f in executions(db)), Decimal(0))
     assert Decimal(10_000) - Decimal(30) < spent <= Decimal(10_000)
+
+
+def decide(db, entry):
+    """A plan at the latest close, as the rebalance job's first step makes it."""
+    from zvt_pipelines.trading.commands import strategy_venues
+    from zvt_pipelines.trading.rebalance import book_tops, plan_rebalance
+
+    as_of = as_of_for(db, entry)
+    venues = strategy_venues(db, MARKETS, entry, as_of)
+    return plan_rebalance(db, entry, as_of, books=book_tops(venues, entry.instrument_ids())), venues
+
+
+def test_a_plan_decided_before_another_runs_fills_sends_nothing(db):
+    """The plan sees an account with no fills; before it is executed another run books a fill
+    of 0.01 BTC for the strategy (at a different time, so under another client order id):
+    the plan is stale and must not buy on top of it."""
+    from zvt_pipelines.trading.rebalance import execute_plan
+
+    entry = entry_of(risk_limits={"max_allocation": 0.5})
+    decided, venues = decide(db, entry)
+    at = as_of_for(db, entry).to_pydatetime() - timedelta(minutes=30)
+    with db.transaction() as session:
+        session.add(
+            CryptoOrder(
+                client_order_id="other-run-1",
+                venue="sim_a",
+                symbol="BTC/USDT",
+                side="buy",
+                order_type="market",
+                time_in_force="GTC",
+                amount=Decimal("0.01"),
+                status="FILLED",
+                filled=Decimal("0.01"),
+                strategy="fixed",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        session.flush()
+        session.add(
+            CryptoExecution(
+                execution_id="other-run-1-t",
+                client_order_id="other-run-1",
+                venue="sim_a",
+                symbol="BTC/USDT",
+                side="buy",
+                amount=Decimal("0.01"),
+                price=last_close(db, entry),
+                fee=Decimal(0),
+                fee_currency="USDT",
+                executed_at=at,
+            )
+        )
+    report = execute_plan(db, entry, decided, venues)
+    assert [(o["status"], o["reason"]) for o in report.orders] == [
+        ("STALE_PLAN", "decided on 0 fills, the account now has 1")
+    ]
+    assert [e.execution_id for e in executions(db)] == ["other-run-1-t"]
+
+
+def test_a_stop_between_decision_and_execution_halts_the_run(db):
+    from zvt_pipelines.trading.lifecycle import Status, set_status, sync_strategies
+    from zvt_pipelines.trading.rebalance import execute_plan
+
+    entry = entry_of(risk_limits={"max_allocation": 0.5})
+    sync_strategies(db, [entry], actor="test")
+    decided, venues = decide(db, entry)
+    set_status(db, "fixed", Status.STOPPED, "risk-desk", "emergency stop")
+    report = execute_plan(db, entry, decided, venues)
+    assert [(o["status"], o["reason"]) for o in report.orders] == [
+        ("HALTED", "strategy 'fixed' is STOPPED")
+    ]
+    assert executions(db) == []
