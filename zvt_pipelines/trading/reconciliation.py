@@ -53,7 +53,7 @@ class ReconciliationReport:
 
     Repaired: `fills_recorded`, `changed` (client id -> (old, new status)), `unknown`
     (orders the venue had no record of, closed), `settled`. Reported only: `orphans`,
-    `unbooked_trades`, `balances` (venue -> currency -> {"venue", "booked"}).
+    `unbooked_trades`, `balances` (venue -> currency -> {"venue", "booked", "difference"}).
     """
 
     strategy: str
@@ -168,10 +168,18 @@ def _compare_with_venue(
     currencies = sorted(
         {c for i in entry.instrument_ids() if i.venue == venue_id for c in (i.base, i.quote)}
     )
-    report.balances[venue_id] = {
-        c: {"venue": str(totals.get(c) or 0), "booked": str(booked.get(c, Decimal(0)))}
-        for c in currencies
-    }
+    report.balances[venue_id] = {}
+    for currency in currencies:
+        at_venue = Decimal(str(totals.get(currency) or 0))
+        mine = booked.get(currency, Decimal(0))
+        report.balances[venue_id][currency] = {
+            "venue": _text(at_venue), "booked": _text(mine), "difference": _text(at_venue - mine)
+        }  # fmt: skip
+
+
+def _text(value: Decimal) -> str:
+    """A Decimal as plain text without trailing zeros (1.500000 -> 1.5, 0E-8 -> 0)."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 def _recorded(db: Database, strategy: str, venue: str) -> tuple[set[str], set[str], int | None]:

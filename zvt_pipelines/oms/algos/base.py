@@ -4,7 +4,8 @@ A parent order (TWAP, VWAP, iceberg) never talks to a venue. It emits child orde
 `OrderSink` (the order manager satisfies it), is driven by `on_tick(now, market_state)`, and
 learns of executions through `on_fill` and of children that ended unfilled through
 `on_child_closed`. Amount still live at a venue (or awaiting a cancel confirmation) counts as
-committed, so a parent never has more out than its total.
+committed, so a parent never has more out than its total. After a restart `resume` takes a
+parent up from its children as recorded (and reconciled), so none is sent twice.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class ExecutionAlgo(ABC):
         self.denials: list[Denial] = []
         self.filled = ZERO
         self._executions: set[str] = set()
+        self._sequence = 0  # number of the last child id handed out (denied ones included)
 
     def _apply(self, event: AlgoEvent) -> None:
         """Move the state machine; raise IllegalAlgoTransition naming the state and event."""
@@ -203,9 +205,10 @@ class ExecutionAlgo(ABC):
         self, now: datetime, amount: Decimal, market_state: Mapping[str, Any] | None
     ) -> str | None:
         """Risk-check and submit one child; return its id, or None when the risk check denied it."""
+        self._sequence += 1
         request = ChildOrderRequest(
             parent_id=self.parent_id,
-            client_order_id=f"{self.parent_id}-{len(self.children) + len(self.denials) + 1}",
+            client_order_id=f"{self.parent_id}-{self._sequence}",
             venue=self.venue,
             symbol=self.symbol,
             side=self.side,
@@ -266,6 +269,32 @@ class ExecutionAlgo(ABC):
     def _after_fill(self, now: datetime, child: ChildOrder) -> list[str]:
         """Hook for algorithms that react to fills (the iceberg replenishes)."""
         return []
+
+    def resume(self, children: list[ChildOrder], fill_ids: set[str] | None = None) -> None:
+        """Take up a PENDING parent after a restart from its children as recorded (after
+        reconciliation): their fills count, open ones stay committed, and new child ids
+        continue after the highest one, because a venue may accept a filled order's client
+        id again (Binance does), so reusing one could double a slice. `fill_ids` are the
+        execution ids already booked, so a late report of one is not counted twice."""
+        if self.state is not AlgoState.PENDING or self.children:
+            raise IllegalAlgoTransition(
+                f"parent {self.parent_id}: resume needs a fresh PENDING parent, not {self.state.value}"
+            )
+        prefix = f"{self.parent_id}-"
+        for child in children:
+            number = child.client_order_id.removeprefix(prefix)
+            if not child.client_order_id.startswith(prefix) or not number.isdigit():
+                raise InvalidOrder(
+                    f"parent {self.parent_id}: {child.client_order_id!r} is not one of its children"
+                )
+            self.children[child.client_order_id] = child
+            self.filled += child.filled
+            self._sequence = max(self._sequence, int(number))
+        if self.filled > self.amount:
+            raise InvalidOrder(
+                f"parent {self.parent_id}: children filled {self.filled}, above its {self.amount}"
+            )
+        self._executions |= fill_ids or set()
 
     def on_child_closed(self, client_order_id: str) -> None:
         """A child ended without filling completely (canceled, expired, rejected): free its rest."""
