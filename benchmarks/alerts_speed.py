@@ -13,8 +13,8 @@ Data: a seeded random walk of one-second price updates (generated). Figures:
 * trigger-to-delivery: `Dispatcher.submit` of `--alerts` alerts, each stored (a SQLite
   file by default, or a scratch database on the PostgreSQL server at `--database-url`)
   and POSTed to a local webhook fake; milliseconds until the fake has the request, after
-  20 untimed alerts. Persisted, so disk-bound: the store's commit ceiling (1-row INSERT +
-  COMMIT loop) is printed beside.
+  20 untimed alerts. Persisted, so disk-bound: the store's commit ceiling (a loop of
+  autocommitted 1-row INSERTs) is printed beside.
 
 Nothing is extrapolated. Targets: >= 10,000 price updates/s; p99 delivery < 50 ms.
 """

@@ -10,7 +10,7 @@ the year already stored. One untimed warm-up write, then `--repeats` timed round
 table emptied, and on PostgreSQL vacuumed, before each); median, min and max printed.
 Both databases are in scratch files/databases created and dropped here. The figures are
 disk-bound (one large transaction flushed to disk); on PostgreSQL the commit ceiling of
-the same database (a loop of 1-row INSERT + COMMIT) is measured and printed beside them
+the same database (a loop of autocommitted 1-row INSERTs) is measured and printed beside them
 for scale. Nothing is extrapolated. Target: PostgreSQL year in under 5 s.
 """
 
@@ -102,7 +102,7 @@ def main() -> None:
             timings = measure(db, frame, start, end, repeats)
             ceiling = commit_ceiling(db.engine, 2_000)
             print(
-                f"PostgreSQL commit ceiling (1-row INSERT + COMMIT loop): {ceiling:,.0f} commits/s"
+                f"PostgreSQL commit ceiling (loop of autocommitted 1-row INSERTs): {ceiling:,.0f} commits/s"
             )
             report("PostgreSQL", minutes, timings, f"; commit ceiling {ceiling:,.0f}/s")
             db.dispose()

@@ -17,7 +17,7 @@ Transactions per order are counted, not assumed: the recorded `OrderUpdate`s per
 (`OrderRecorder` writes each in one transaction; on PostgreSQL as one multi-statement
 query on an autocommit connection, so SQLAlchemy sees no COMMIT to count). Persisted
 figures are disk-bound: each commit waits for the log flush. So the script measures, in
-the same run and on the same database, the commit ceiling (a loop of 1-row INSERT + COMMIT
+the same run and on the same database, the commit ceiling (a loop of autocommitted 1-row INSERTs
 on one connection) before and after the modes, and prints orders/s as a fraction of it.
 Each mode: one untimed warm-up of 200 orders, then `--repeats` timed runs of `--orders`
 orders; the median rate is printed, with p50/p99 latency over all timed orders. Nothing is
@@ -134,7 +134,7 @@ def describe(label: str, result: ModeResult, ceiling: float | None) -> str:
 def persisted(name: str, db: Database, orders: int, repeats: int) -> None:
     """Both persisted modes on `db`, bracketed by commit-ceiling measurements."""
     before = commit_ceiling(db.engine, orders)
-    print(f"{name} commit ceiling before: {before:,.0f} commits/s (1-row INSERT + COMMIT)")
+    print(f"{name} commit ceiling before: {before:,.0f} commits/s (autocommitted 1-row INSERTs)")
     intent = measure(True, db, orders, repeats)
     single = measure(False, db, orders, repeats)
     after = commit_ceiling(db.engine, orders)
@@ -151,7 +151,7 @@ def persisted(name: str, db: Database, orders: int, repeats: int) -> None:
             f"{disk}market orders through OrderManager to a PaperVenue, each state change "
             f"committed ({result.transactions_per_order:.2f} transactions/order); median of {repeats} x "
             f"{orders} orders after a {WARMUP_ORDERS}-order warm-up; ceiling = 1-row "
-            "INSERT+COMMIT loop in the same run",
+            "autocommitted-INSERT loop in the same run",
             "PostgreSQL ≥ 2,000/s; p99 < 5 ms" if name == "postgresql" else "–",
         )
 

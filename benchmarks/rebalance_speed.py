@@ -11,7 +11,7 @@ a fixed-weight strategy that always trades, rebalances 5 extra strategies untime
 warm-up, then times one full rebalance of all N in one process (`rebalance_now` per
 strategy, the core of the Dagster rebalance job, orders and fills persisted). Each repeat
 builds a fresh database; median, min and max printed. Persisted, so disk-bound: the
-commit ceiling of the same database (1-row INSERT + COMMIT loop) is printed beside.
+commit ceiling of the same database (loop of autocommitted 1-row INSERTs) is printed beside.
 Nothing is extrapolated. Target: 1,000 strategies under 60 s.
 """
 
@@ -135,7 +135,7 @@ def main() -> None:
     )
     print(
         f"  = {median / count * 1000:.1f} ms per strategy; {dialect} commit ceiling "
-        f"{ceiling:,.0f} commits/s (1-row INSERT + COMMIT loop); target 60 s"
+        f"{ceiling:,.0f} commits/s (loop of autocommitted 1-row INSERTs); target 60 s"
     )
     figure(
         f"rebalance of {count} strategies ({dialect})",
