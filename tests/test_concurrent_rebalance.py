@@ -13,10 +13,11 @@ import multiprocessing
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tests.trading_support import candle_database, fixed_weight, race_rebalance
+from tests.trading_support import candle_database, fixed_weight, race_rebalance, race_replay
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import OrderStatus
 from zvt_pipelines.oms.events import EventBus
@@ -144,3 +145,53 @@ def test_a_later_update_of_an_order_never_recorded_is_refused(db):
         manager.cancel(order.client_order_id)
     with db.transaction() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(CryptoOrder)) == 0
+
+
+def test_two_processes_replaying_one_resting_order_record_its_fill_once(url, tmp_path):
+    """A resting bid of 0.01 BTC placed 6 h before the last close, priced at the highest high
+    since: the first candle after it crosses it, so it fills completely, once. Each process's
+    paper venue names fills with its own session id, so only the lock keeps the second
+    replay from booking a second fill of the same order."""
+    db = candle_database(tmp_path, instruments=("sim_a:BTC/USDT",), url=url)
+    entry = parse_strategies_config([fixed_weight()]).strategies[0]
+    as_of = as_of_for(db, entry)
+    placed = as_of - pd.Timedelta(hours=6)
+    candles = CandleCache(db).candles(BTC, "1m", placed, as_of)
+    price = Decimal(repr(float(candles["high"].max())))
+    with db.transaction() as session:
+        session.add(
+            CryptoOrder(
+                client_order_id="resting-1",
+                venue_order_id="resting-1",
+                venue="sim_a",
+                symbol="BTC/USDT",
+                side="buy",
+                order_type="limit",
+                time_in_force="GTC",
+                amount=Decimal("0.01"),
+                price=price,
+                status="OPEN",
+                filled=Decimal(0),
+                strategy="fixed",
+                created_at=placed.to_pydatetime(),
+                updated_at=placed.to_pydatetime(),
+            )
+        )
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as shared:
+        start_line, results = shared.Barrier(2), shared.list()
+        processes = [
+            context.Process(target=race_replay, args=(url, start_line, results)) for _ in range(2)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=600)
+        assert [p.exitcode for p in processes] == [0, 0]
+        assert list(results) == [0, 0]  # nothing left resting after either replay
+    with db.transaction() as session:
+        fills = session.scalars(sa.select(CryptoExecution)).all()
+        status = session.scalar(sa.select(CryptoOrder.status))
+    assert [(f.client_order_id, f.amount) for f in fills] == [("resting-1", Decimal("0.01"))]
+    assert status == "FILLED"
+    db.dispose()

@@ -102,3 +102,25 @@ def race_rebalance(url: str, entry_fields: dict, start, at_check, results) -> No
     report = execute_plan(db, entry, decided, venues, after_check=meet)
     results.append((os.getpid(), met == [True], [o["status"] for o in report.orders]))
     db.dispose()
+
+
+def race_replay(url: str, start, results) -> None:
+    """One process of the replay race: rebuild the paper venue, meet the other process, then
+    put the strategy "fixed"'s resting orders back and replay the candles since."""
+    from zvt_pipelines.strategies import parse_strategies_config
+    from zvt_pipelines.trading.accounts import account_balances, strategy_fills
+    from zvt_pipelines.trading.commands import as_of_for
+    from zvt_pipelines.trading.resting_orders import restore_resting_orders
+    from zvt_pipelines.venues.factory import trading_venues
+
+    entry = parse_strategies_config([fixed_weight()]).strategies[0]
+    db = Database(url)
+    as_of = as_of_for(db, entry)
+    balances = account_balances(
+        entry.instrument_ids(), entry.capital, strategy_fills(db, entry.name)
+    )
+    venues = trading_venues(MARKETS, balances, clock=lambda: as_of.to_pydatetime())
+    start.wait(timeout=300)
+    still = restore_resting_orders(db, entry.name, venues, as_of)
+    results.append(len(still))
+    db.dispose()

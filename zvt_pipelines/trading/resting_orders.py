@@ -21,6 +21,7 @@ from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.order import Order
 from zvt_pipelines.oms.persistence import OrderRecorder, load_active_orders
 from zvt_pipelines.storage.database import Database
+from zvt_pipelines.storage.locks import strategy_lock
 from zvt_pipelines.trading.market_view import CandleCache
 from zvt_pipelines.venues.paper import PaperVenue
 
@@ -48,7 +49,22 @@ def restore_resting_orders(
 ) -> list[Order]:
     """Put the strategy's resting orders back, replay the candles since, record the fills;
     returns the orders still resting. `replay=False` only puts them back: for a later step
-    of the same run, whose candles an earlier step has already played."""
+    of the same run, whose candles an earlier step has already played.
+
+    A replay holds the strategy's lock (storage/locks.py): the fills of a paper venue carry
+    per-process ids, so two processes replaying the same order would each record its fill.
+    """
+    if not replay:
+        return _restore(db, strategy, venues)
+    with strategy_lock(db, strategy):
+        orders = _restore(db, strategy, venues)
+        if orders:
+            _replay(db, strategy, venues, orders, as_of, cache or CandleCache(db))
+    return [order for order in orders if not order.is_done]
+
+
+def _restore(db: Database, strategy: str, venues: dict[str, Any]) -> list[Order]:
+    """Put the strategy's resting orders back on their paper venues, as stored."""
     orders = resting_orders(db, strategy, venues)
     for order in orders:
         venues[order.venue].restore_order(
@@ -61,9 +77,19 @@ def restore_resting_orders(
             order.filled,
             order.created_at,
         )
-    if not orders or not replay:
-        return orders
-    cache = cache or CandleCache(db)
+    return orders
+
+
+def _replay(
+    db: Database,
+    strategy: str,
+    venues: dict[str, Any],
+    orders: list[Order],
+    as_of: pd.Timestamp,
+    cache: CandleCache,
+) -> None:
+    """Play the 1-minute candles since each order's last update through its venue and record
+    the fills through the order manager."""
     for venue_id, symbol in sorted({(o.venue, o.symbol) for o in orders}):
         since = min(
             pd.Timestamp(o.updated_at or o.created_at)
@@ -87,4 +113,3 @@ def restore_resting_orders(
             manager.sync(order.client_order_id)
     finally:
         recorder.close()
-    return [order for order in orders if not order.is_done]
