@@ -192,7 +192,8 @@ def test_cli_beta_rebalances_alpha_is_quarantined_stopped_and_resolved(url, tmp_
 def test_rebalance_job_of_beta_runs_while_alpha_holds_a_bad_row(tmp_path):
     """Through the Dagster job and the deployment sensor: every run request carries the
     zvt/strategy tag the run queue limits on; beta's run succeeds and trades; alpha's run
-    quarantines its bad row and succeeds too."""
+    quarantines its bad row and succeeds too; alpha's emergency-stop run fails, naming the
+    order it could not cancel."""
     db = candle_database(tmp_path)
     strategies = write_strategies(
         tmp_path / "strategies.yaml",
@@ -223,5 +224,15 @@ def test_rebalance_job_of_beta_runs_while_alpha_holds_a_bad_row(tmp_path):
         assert status_of(db, corrupt) == "PARTIALLY_FILLED"
         alpha = job.execute_in_process(partition_key="alpha", instance=instance, run_config=QUIET)
         assert alpha.success
+        add_order(db, "alpha-ghost", "alpha", venue="ghost")
+        config = {"ops": {"stop_strategy": {"config": {"strategy": "alpha", "actor": "test"}}}}
+        stop = defs.resolve_job_def("emergency_stop").execute_in_process(
+            run_config={**config, **QUIET}, instance=instance, raise_on_error=False
+        )
+        assert not stop.success  # an incomplete stop fails its run: the failure sensor alerts
+        (failure,) = [e for e in stop.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert "cancel alpha-ghost: venue 'ghost' not available" in str(
+            failure.step_failure_data.error.message
+        )
     assert [o["status"] for o in beta.output_for_node("executed_orders").orders] == ["FILLED"]
     assert status_of(db, corrupt) == "QUARANTINED"
