@@ -25,6 +25,9 @@ from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import replace_candles
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
 from zvt_pipelines.strategies import parse_strategies_config
+from zvt_pipelines.venues.ccxt_venue import CcxtVenue
+from zvt_pipelines.venues.credentials import Credentials
+from zvt_pipelines.venues.retry import RetryPolicy
 
 KILLED = 77  # the exit status of a child ended by the fault hook
 KEY, SECRET = "fault-key-0123456789", "fault-secret-xyz"
@@ -117,3 +120,18 @@ def booked_balances(executions: list[CryptoExecution]) -> dict[str, D]:
 def venue_trades(book: BinanceOrders) -> list[tuple[str, D, D]]:
     """The venue's trades as (trade id, quantity, price), by id."""
     return sorted((str(t["id"]), D(t["qty"]), D(t["price"])) for t in book.trades)
+
+
+def binance_venue(base_url: str, fault_hook=None) -> CcxtVenue:  # noqa: ANN001
+    """A real ccxt.binance on the emulator: 2 s timeout, 3 attempts, millisecond backoff."""
+    api = f"{base_url}/api/v3"
+    return CcxtVenue(
+        "binance",
+        credentials=Credentials(KEY, SECRET),
+        options=SPOT_ONLY,
+        urls={"public": api, "private": api},
+        timeout_ms=2000,
+        rate_limit_ms=1,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01),
+        fault_hook=fault_hook,
+    )

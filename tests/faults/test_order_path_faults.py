@@ -14,11 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.faults.support import (
-    KEY,
     KILLED,
-    SECRET,
-    SPOT_ONLY,
     DieAt,
+    binance_venue,
     booked_balances,
     half_in_btc,
     in_child,
@@ -35,28 +33,11 @@ from zvt_pipelines.oms.persistence import OrderRecorder
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
 from zvt_pipelines.trading.reconciliation import reconcile_strategy
-from zvt_pipelines.venues.ccxt_venue import CcxtVenue
-from zvt_pipelines.venues.credentials import Credentials
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market
-from zvt_pipelines.venues.retry import RetryPolicy
 
 pytestmark = pytest.mark.slow
 SYMBOL = "BTC/USDT"
 T0 = datetime(2025, 3, 2, 12, tzinfo=UTC)
-
-
-def binance_venue(base_url: str, fault_hook=None) -> CcxtVenue:  # noqa: ANN001
-    api = f"{base_url}/api/v3"
-    return CcxtVenue(
-        "binance",
-        credentials=Credentials(KEY, SECRET),
-        options=SPOT_ONLY,
-        urls={"public": api, "private": api},
-        timeout_ms=2000,
-        rate_limit_ms=1,
-        retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01),
-        fault_hook=fault_hook,
-    )
 
 
 def manager_on(db: Database, venue) -> OrderManager:  # noqa: ANN001

@@ -70,7 +70,8 @@ def strategy_venues(
 def reconcile_venues(
     db: Database, entry: Any, venues: dict[str, Any], as_of: pd.Timestamp
 ) -> ReconciliationReport:
-    """Reconcile `entry` on its venues (built by `strategy_venues`) and log what was repaired."""
+    """Reconcile `entry` on its venues (built by `strategy_venues`); log what was repaired
+    (as a warning: a repair means a run ended before recording what it did)."""
     report = reconcile_strategy(db, entry, venues, lambda: as_of.to_pydatetime())
     if report.repaired or report.needs_attention:
         log.warning("reconciliation: %s", report.summary())
@@ -86,7 +87,7 @@ def reconcile_now(
     before = len(strategy_fills(db, entry.name))
     venues = strategy_venues(db, markets, entry, as_of, cache)
     replayed = len(strategy_fills(db, entry.name)) - before
-    report = reconcile_venues(db, entry, venues, as_of)
+    report = reconcile_strategy(db, entry, venues, lambda: as_of.to_pydatetime())
     report.fills_recorded += replayed
     return report
 
