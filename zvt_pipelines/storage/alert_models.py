@@ -50,3 +50,22 @@ class AlertDelivery(Base):
         sa.UniqueConstraint("alert_id", "channel", "recipient", name="uq_alert_delivery_target"),
         sa.Index("ix_alert_deliveries_status", "status"),
     )
+
+
+class AlertThrottleWindow(Base):
+    """One open throttle window: the first alert of a key on a channel went out at `opened_at`;
+    repeats until `closes_at` are counted here (and stored as `suppressed` deliveries) and
+    summed up in one digest once the window closes."""
+
+    __tablename__ = "alert_throttle_windows"
+    channel: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    recipient: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    suppressed_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    first_suppressed_at: Mapped[datetime | None]
+    last_suppressed_at: Mapped[datetime | None]
+    sample_alert_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("alerts.id", ondelete="SET NULL")
+    )
