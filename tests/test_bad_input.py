@@ -62,7 +62,7 @@ CANDLE_CASES = {
     # hour 3 (line 5): high 98 under open and close 100 and low 99
     "high below low": (
         with_row(3, [START_MS + 3 * HOUR_MS, 100, 98, 99, 100, 10]),
-        ["line 5", "high=98", "high_ge_open_close"],
+        ["line 5", "high=98, low=99 breaks high_ge_low"],
     ),
     # hour 9 (line 11): open 105 above high 104
     "open above high": (

@@ -139,7 +139,7 @@ def test_corrupt_candles_are_refused_by_the_asset_and_nothing_is_stored(tmp_path
         error = failure.event_specific_data.error
         message = error.message + (error.cause.message if error.cause else "")
         assert "BadCandles" in message and "binance_BTC-USDT_1m.csv.gz" in message
-        assert "line 102 (2025-06-10T01:40:00Z)" in message and "high_ge_open_close" in message
+        assert "line 102 (2025-06-10T01:40:00Z)" in message and "breaks high_ge_low" in message
         assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1m")) is None
         assert instance.get_latest_materialization_event(dg.AssetKey("ohlcv_1h")) is None
     assert count_candles(Database(settings.database_url)) == 0

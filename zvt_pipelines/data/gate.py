@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from zvt_pipelines.data.candles import CANDLE_COLUMNS, PRICE_COLUMNS, TS_DTYPE
-from zvt_pipelines.data.quality import CheckResult, QualityReport, QualitySettings, check_candles
+from zvt_pipelines.data.quality import (
+    RULES,
+    CheckResult,
+    QualityReport,
+    QualitySettings,
+    check_candles,
+)
 from zvt_pipelines.errors import BadCandles
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,10 @@ _TIME_RULES = ("ts_unique", "ts_strictly_increasing", "ts_on_grid", "ts_in_range
 _CELL_RULES = ("no_nulls", "prices_positive")
 
 RowLabel = Callable[[int], str]
+# the rule table's order, except that high < low (which always breaks an open/close rule
+# too) is named before the open/close rules: it is the plainer fault
+_ORDER = {rule.name: float(i) for i, rule in enumerate(RULES)}
+_ORDER["high_ge_low"] = _ORDER["high_ge_open_close"] - 0.5
 
 
 def infer_timeframe(frame: pd.DataFrame, source: str) -> str:
@@ -70,9 +80,11 @@ def validate_candles(
     """
     timeframe = timeframe or infer_timeframe(frame, source)
     report = check_candles(frame, QualitySettings(timeframe=timeframe), start, end)
-    for result in report.errors:
-        if result.name != "missing_candles":
-            raise BadCandles(_message(source, result, frame, row_label))
+    fatal = sorted(
+        (r for r in report.errors if r.name != "missing_candles"), key=lambda r: _ORDER[r.name]
+    )
+    if fatal:
+        raise BadCandles(_message(source, fatal[0], frame, row_label))
     gaps = report.check("missing_candles")
     if not gaps.passed:
         expected = report.expected_candles
