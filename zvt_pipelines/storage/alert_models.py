@@ -53,14 +53,15 @@ class AlertDelivery(Base):
 
 
 class AlertThrottleWindow(Base):
-    """One open throttle window: the first alert of a key on a channel went out at `opened_at`;
-    repeats until `closes_at` are counted here (and stored as `suppressed` deliveries) and
-    summed up in one digest once the window closes."""
+    """One throttle window: the first alert of a key on a channel went out at `opened_at`;
+    repeats until `closes_at` are counted here (and stored as `suppressed` deliveries). A
+    closed window with a count stays until its digest is stored; one without is deleted."""
 
     __tablename__ = "alert_throttle_windows"
-    channel: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    recipient: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    dedup_key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    recipient: Mapped[str] = mapped_column(sa.String(200))
+    dedup_key: Mapped[str] = mapped_column(sa.String(200))
     opened_at: Mapped[datetime]
     closes_at: Mapped[datetime] = mapped_column(index=True)
     suppressed_count: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -68,4 +69,7 @@ class AlertThrottleWindow(Base):
     last_suppressed_at: Mapped[datetime | None]
     sample_alert_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("alerts.id", ondelete="SET NULL")
+    )
+    __table_args__ = (
+        sa.Index("ix_alert_throttle_windows_target", "channel", "recipient", "dedup_key"),
     )
