@@ -3,8 +3,8 @@
 Read from YAML (`config/markets.yaml` by default) and validated by pydantic; a bad
 entry is a `ConfigError` naming the file, the key and the value. Venue names fit the
 32-character `venue` columns; the candle timeframe lies in [1m, 1d] and divides a day (the
-partitions are UTC days); a venue may cap strategies' leverage with `max_leverage`
-(at most the global cap of the strategies file, 125).
+partitions are UTC days); a venue may cap strategies' leverage below the global
+`MAX_LEVERAGE` (125) with `max_leverage`, checked when a strategy is deployed.
 """
 
 from __future__ import annotations
