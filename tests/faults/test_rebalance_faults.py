@@ -126,3 +126,45 @@ def test_paper_rebalance_killed_then_rerun_never_leaves_an_order_submitted(db_ur
     else:
         assert [(o.status, o.reason) for o in orders[:1]] == [("REJECTED", LOST_WITH_PROCESS)]
     db.dispose()
+
+
+def test_paper_resting_order_killed_after_its_fill_was_seen_books_it_once(db_url):
+    """A GTC limit buy of 0.001 BTC at 53,900 rests at the end of 2025-03-01 (the day
+    closes at 54,161.66). On 2025-03-02 the price dips to 53,811.71, so the next run's
+    replay of the day's candles fills it; that run dies right after the paper venue
+    reported the fill. The paper book died with it, but the order is put back from its
+    OPEN row and the candles are replayed again: one fill of 0.001 at 53,900, once."""
+    from tests.trading_support import MARKETS
+    from zvt_pipelines.oms.events import EventBus
+    from zvt_pipelines.oms.manager import OrderManager
+    from zvt_pipelines.oms.persistence import OrderRecorder
+    from zvt_pipelines.trading.commands import as_of_for, strategy_venues
+
+    db = Database(db_url)
+    sim_candles(db, "2025-03-01")
+    entry = half_in_btc("sim_a:BTC/USDT")
+    as_of = as_of_for(db, entry)
+    venues = strategy_venues(db, MARKETS, entry, as_of)
+    bus = EventBus()
+    recorder = OrderRecorder(db).attach(bus)
+    manager = OrderManager(venues, bus, clock=lambda: as_of.to_pydatetime())
+    limit = manager.new_order(
+        "sim_a", "BTC/USDT", "buy", "limit", D("0.001"), D("53900"), strategy="fixed"
+    )
+    assert manager.submit(limit).status.value == "OPEN"
+    recorder.close()
+
+    sim_candles(db, "2025-03-02")
+    assert in_child(rebalance_child, db_url, MARKETS, entry, "fill_seen") == KILLED
+    orders, executions = table(db)
+    assert [o.status for o in orders] == ["OPEN"] and executions == []
+
+    rebalance_now(db, MARKETS, entry)
+    orders, executions = table(db)
+    assert orders[0].status in ("FILLED", "SETTLED")
+    assert [
+        (e.amount, e.price) for e in executions if e.client_order_id == limit.client_order_id
+    ] == [(D("0.001"), D("53900"))]
+    (position,) = load_positions(db)
+    assert position.quantity == sum(e.amount for e in executions)
+    db.dispose()
