@@ -111,20 +111,27 @@ def test_a_second_order_under_a_recorded_client_order_id_is_refused_before_it_is
 
 
 def test_a_held_strategy_lock_makes_the_other_holder_wait_then_give_up(db):
-    """Two holders in one process use two database sessions (PostgreSQL) or two open files
-    (SQLite), just as two processes would; a different strategy's lock is independent."""
+    """Another thread stands for another process: it uses its own database session
+    (PostgreSQL) or its own open lock file (SQLite). A different strategy's lock is
+    independent, and the holder itself may take its lock again (reentrant)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from zvt_pipelines.storage.locks import StrategyLocked, strategy_lock
 
-    with strategy_lock(db, "alpha"):
-        with (
-            pytest.raises(StrategyLocked, match="strategy 'alpha': still locked"),
-            strategy_lock(db, "alpha", timeout=0.2),
-        ):
+    def take(strategy: str) -> str:
+        try:
+            with strategy_lock(db, strategy, timeout=0.2):
+                return "taken"
+        except StrategyLocked as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(1) as other, strategy_lock(db, "alpha"):
+        with strategy_lock(db, "alpha", timeout=0.2):  # nested in the holder: no wait
             pass
-        with strategy_lock(db, "beta", timeout=0.2):
-            pass
-    with strategy_lock(db, "alpha", timeout=0.2):  # released on exit
-        pass
+        assert other.submit(take, "alpha").result().startswith("strategy 'alpha': still locked")
+        assert other.submit(take, "beta").result() == "taken"
+    with ThreadPoolExecutor(1) as other:
+        assert other.submit(take, "alpha").result() == "taken"  # released on exit
 
 
 def test_a_later_update_of_an_order_never_recorded_is_refused(db):

@@ -13,6 +13,7 @@ check-and-send one critical section per strategy across processes and machines:
   connections and would wait on it.
 
 Waiting polls with a short sleep and gives up with `StrategyLocked` after `timeout` seconds.
+The lock is reentrant within a thread: a step that holds it may call another that takes it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from zvt_pipelines.storage.database import Database
 POLL_SECONDS = 0.05
 DEFAULT_TIMEOUT = 600.0
 _MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_HELD: dict[tuple[str, str], int] = {}  # (database url, strategy) -> holding thread's id
 
 
 class StrategyLocked(ZvtError):
@@ -49,6 +51,20 @@ def lock_key(strategy: str) -> int:
 @contextmanager
 def strategy_lock(db: Database, strategy: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
     """Hold the strategy's lock for the body of the `with`; raises StrategyLocked on timeout."""
+    key = (db.url, strategy)
+    if _HELD.get(key) == threading.get_ident():  # taken further up this thread's stack
+        yield
+        return
+    with _acquire(db, strategy, timeout):
+        _HELD[key] = threading.get_ident()
+        try:
+            yield
+        finally:
+            del _HELD[key]
+
+
+@contextmanager
+def _acquire(db: Database, strategy: str, timeout: float) -> Iterator[None]:
     if db.dialect == "postgresql":
         with _advisory_lock(db, strategy, timeout):
             yield
