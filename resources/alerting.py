@@ -21,7 +21,7 @@ from zvt_pipelines.alerts.market_watch import MarketRules
 from zvt_pipelines.alerts.preferences import load_preferences
 from zvt_pipelines.alerts.routing import RoutingTable
 from zvt_pipelines.alerts.store import AlertStore
-from zvt_pipelines.alerts.throttle import Throttle
+from zvt_pipelines.alerts.throttle_store import StoredThrottle
 from zvt_pipelines.storage import alert_models  # noqa: F401 - registers the alert tables
 from zvt_pipelines.storage.database import Database
 
@@ -113,14 +113,16 @@ class AlertingResource(dg.ConfigurableResource):
 
     @contextmanager
     def dispatcher(self) -> Iterator[Dispatcher]:
-        """A dispatcher over the migrated trading database and the configured channels."""
+        """A dispatcher over the migrated trading database and the configured channels; its
+        throttle windows live in that database, so every tick and restart shares them."""
         env = {var: value for name, var in CHANNEL_FIELDS.items() if (value := getattr(self, name))}
         users = load_preferences(self.preferences_path) if self.preferences_path else []
+        database = _migrated(self.database_url)
         dispatcher = Dispatcher(
-            AlertStore(_migrated(self.database_url)),
+            AlertStore(database),
             channels_from_env(env),
             routing=self.routing(),
-            throttle=Throttle(cooldown=timedelta(minutes=self.cooldown_minutes)),
+            throttle=StoredThrottle(database, cooldown=timedelta(minutes=self.cooldown_minutes)),
             users=users,
             retry=RetryPolicy(attempts=self.retry_attempts, initial_delay=self.retry_initial_delay),
         )

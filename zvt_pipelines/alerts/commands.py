@@ -1,4 +1,5 @@
-"""What the `zvt alerts ...` CLI commands do: send a test alert, list stored alerts."""
+"""What the `zvt alerts ...` CLI commands do: send a test alert, list stored alerts, check the
+channel configuration against the routing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from zvt_pipelines.alerts.channels.registry import MARKERS, channels_from_env
 from zvt_pipelines.alerts.clock import utc_now
 from zvt_pipelines.alerts.dispatcher import Dispatcher, DispatchReport
 from zvt_pipelines.alerts.model import Alert, AlertType, Severity
-from zvt_pipelines.alerts.routing import Route, RoutingTable
+from zvt_pipelines.alerts.routing import DEFAULT_ROUTING, Route, RoutingTable, critical_fallback
 from zvt_pipelines.alerts.store import AlertStore
 from zvt_pipelines.errors import AlertConfigError
 from zvt_pipelines.storage import alert_models  # noqa: F401 - registers the alert tables
@@ -81,3 +82,52 @@ def format_alert_rows(rows: list[AlertRow]) -> str:
             f"{a.type.value:16}  {a.title}  [{row.deliveries}]"
         )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AlertingCheck:
+    """What `zvt alerts check` reports: configured channels, critical routing and warnings."""
+
+    configured: list[str]
+    critical_channels: list[str]
+    critical_fallback: list[str] | None
+    warnings: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when a critical alert reaches at least one channel."""
+        return bool(self.configured)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "configured": self.configured,
+            "critical_channels": self.critical_channels,
+            "critical_fallback": self.critical_fallback,
+            "warnings": self.warnings,
+        }
+
+
+def check_alerting(
+    env: Mapping[str, str] = os.environ, routing: RoutingTable = DEFAULT_ROUTING
+) -> AlertingCheck:
+    """Check the channel configuration against the routing: a critical alert must reach someone.
+
+    Warns when no critical channel is configured (critical alerts then fall back to every
+    configured channel) and when no channel is configured at all (alerts are only stored).
+    """
+    configured = sorted(channels_from_env(env))
+    routed = list(routing.channels_for(Severity.CRITICAL))
+    fallback = critical_fallback(routing, configured)
+    warnings = []
+    if not configured:
+        warnings.append(
+            "no alert channel is configured: alerts are stored but reach nobody "
+            "(set e.g. ZVT_SMTP_HOST or ZVT_WEBHOOK_URL, see README)"
+        )
+    elif fallback is not None:
+        warnings.append(
+            f"critical alerts route to {', '.join(routed) or 'no channel'}, none of which is "
+            f"configured: they fall back to every configured channel ({', '.join(fallback)})"
+        )
+    return AlertingCheck(configured, routed, fallback if configured else None, warnings)

@@ -3,9 +3,11 @@
 Flow of `submit(alert)`:
 1. an occurrence already stored (same fingerprint) is ignored, so re-evaluating a tick never
    alerts twice;
-2. routing picks channels by severity (immediate or digest); user preferences pick the
+2. routing picks channels by severity (immediate or digest), a critical alert falling back
+   to every configured channel when none of its own is; user preferences pick the
    recipients on them; the throttle folds repeats of a dedup key per channel;
-3. the alert and one delivery row per target are stored in one transaction;
+3. the alert and one delivery row per target (`suppressed` where the throttle held it back)
+   are stored in one transaction;
 4. immediate deliveries run in parallel, each with its own retry/backoff policy, so a channel
    that is down delays nobody else. What stays undelivered is stored as failed and
    `retry_undelivered()` sends it later; a conditional claim makes every delivery go out once.
@@ -26,11 +28,12 @@ from zvt_pipelines.alerts.channels.base import Channel, Message
 from zvt_pipelines.alerts.charts import price_chart_png
 from zvt_pipelines.alerts.clock import Clock, utc_now
 from zvt_pipelines.alerts.digest import queued_digest, suppressed_digest
-from zvt_pipelines.alerts.model import Alert
+from zvt_pipelines.alerts.model import Alert, Severity
 from zvt_pipelines.alerts.preferences import UserPreferences
 from zvt_pipelines.alerts.routing import DEFAULT_ROUTING, Mode, RoutingTable
 from zvt_pipelines.alerts.store import AlertStore, DeliveryStatus, StoredDelivery, Target
 from zvt_pipelines.alerts.throttle import Throttle
+from zvt_pipelines.alerts.throttle_store import StoredThrottle
 from zvt_pipelines.errors import AlertConfigError, ChannelError
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         *,
         routing: RoutingTable = DEFAULT_ROUTING,
-        throttle: Throttle | None = None,
+        throttle: Throttle | StoredThrottle | None = None,
         users: Sequence[UserPreferences] = (),
         retry: RetryPolicy = RetryPolicy(),
         retries: Mapping[str, RetryPolicy] | None = None,
@@ -116,16 +119,21 @@ class Dispatcher:
         self.close()
 
     def targets(self, alert: Alert) -> list[Target]:
-        """Where the alert goes: routed channels that are configured, per interested user."""
+        """Where the alert goes: routed channels that are configured, per interested user.
+
+        A critical alert whose routed channels are none of the configured ones goes to every
+        configured channel instead (see `routing.critical_fallback`), so it is never dropped.
+        """
         route = self.routing.route_for(alert)
         if route is None:
             return []
         queued = route.mode is Mode.DIGEST
         now = self.clock()
+        channels = [c for c in route.channels if c in self.channels]
+        if not channels and alert.severity >= Severity.CRITICAL:
+            channels = sorted(self.channels)
         found: dict[tuple[str, str], Target] = {}
-        for channel in route.channels:
-            if channel not in self.channels:
-                continue
+        for channel in channels:
             if not self.users:
                 found[(channel, "")] = Target(channel, "", queued)
             for user in self.users:
@@ -140,17 +148,16 @@ class Dispatcher:
         if self.store.exists(alert):
             report.duplicate = True
             return report
-        targets = []
+        targets, suppressed = [], []
         for target in self.targets(alert):
             if self.throttle is None or self.throttle.admit(
                 target.channel, target.recipient, alert
             ):
                 targets.append(target)
             else:
-                report.suppressed.append(_label(target.channel, target.recipient))
-        if report.suppressed and not targets:
-            return report
-        stored = self.store.add(alert, targets)
+                suppressed.append(target)
+        report.suppressed = [_label(t.channel, t.recipient) for t in suppressed]
+        stored = self.store.add(alert, targets, suppressed)
         if stored is None:
             report.duplicate = True
             return report
@@ -183,6 +190,7 @@ class Dispatcher:
             digest = suppressed_digest(suppressed)
             target = Target(suppressed.channel, suppressed.recipient)
             reports.append(self._submit_to(digest, [target]))
+            self.throttle.digested(suppressed)
         groups: dict[tuple[str, str], list[StoredDelivery]] = defaultdict(list)
         for row in self.store.deliveries([DeliveryStatus.QUEUED]):
             groups[(row.channel, row.recipient)].append(row)

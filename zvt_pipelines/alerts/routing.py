@@ -7,7 +7,7 @@ email, WARNING to Slack, and INFO into an email digest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -66,6 +66,11 @@ class RoutingTable:
         """The highest route whose minimum the alert meets, or None (the alert is only stored)."""
         return next((r for r in self.routes if alert.severity >= r.min_severity), None)
 
+    def channels_for(self, severity: Severity) -> tuple[str, ...]:
+        """The channels of the route an alert of `severity` takes (empty when none applies)."""
+        route = next((r for r in self.routes if r.min_severity <= severity), None)
+        return route.channels if route else ()
+
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> RoutingTable:
         """Build from `{severity: {channels: [...], mode: immediate|digest}}`, validated."""
@@ -89,3 +94,11 @@ DEFAULT_ROUTING = RoutingTable(
         Route(Severity.INFO, ("email",), Mode.DIGEST),
     ]
 )
+
+
+def critical_fallback(routing: RoutingTable, configured: Collection[str]) -> list[str] | None:
+    """The channels a critical alert falls back to when none of its routed channels is
+    configured (every configured one, sorted); None when a routed channel is configured."""
+    if any(c in configured for c in routing.channels_for(Severity.CRITICAL)):
+        return None
+    return sorted(configured)

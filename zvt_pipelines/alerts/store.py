@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from zvt_pipelines.alerts.clock import Clock, utc_now
 from zvt_pipelines.alerts.model import Alert
 from zvt_pipelines.errors import StorageError
-from zvt_pipelines.storage.alert_models import AlertDelivery, AlertRecord
+from zvt_pipelines.storage.alert_models import AlertDelivery, AlertRecord, AlertThrottleWindow
 from zvt_pipelines.storage.database import Database
 
 MAX_ERROR_LENGTH = 2000
@@ -29,6 +29,7 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"  # held back by the throttle; counted in its window's digest
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class StoredDelivery:
     alert: Alert
 
 
-def _alert_of(row: AlertRecord) -> Alert:
+def alert_of(row: AlertRecord) -> Alert:
+    """The alert a stored row holds."""
     return Alert.from_stored(
         type=row.type, severity=row.severity, title=row.title, body=row.body, context=row.context
     )
@@ -68,11 +70,15 @@ class AlertStore:
         self.db = db
         self.clock = clock
 
-    def add(self, alert: Alert, targets: Sequence[Target]) -> tuple[int, list[int]] | None:
+    def add(
+        self, alert: Alert, targets: Sequence[Target], suppressed: Sequence[Target] = ()
+    ) -> tuple[int, list[int]] | None:
         """Store the alert and one delivery per target in one transaction.
 
-        Returns (alert id, delivery ids in target order), or None when this occurrence
-        (same fingerprint) is already stored, so a re-evaluated tick never alerts twice.
+        `suppressed` targets get a `suppressed` delivery and the alert becomes the sample of
+        their open throttle window (what its digest quotes). Returns (alert id, delivery ids
+        of `targets` in order), or None when this occurrence (same fingerprint) is already
+        stored, so a re-evaluated tick never alerts twice.
         """
         now = self.clock()
         try:
@@ -106,6 +112,27 @@ class AlertStore:
                     for t in targets
                 ]
                 session.add_all(deliveries)
+                for target in suppressed:
+                    session.add(
+                        AlertDelivery(
+                            alert_id=record.id,
+                            channel=target.channel,
+                            recipient=target.recipient,
+                            status=DeliveryStatus.SUPPRESSED,
+                            attempts=0,
+                            updated_at=now,
+                        )
+                    )
+                    session.execute(
+                        sa.update(AlertThrottleWindow)
+                        .where(
+                            AlertThrottleWindow.channel == target.channel,
+                            AlertThrottleWindow.recipient == target.recipient,
+                            AlertThrottleWindow.dedup_key == alert.dedup_key,
+                            AlertThrottleWindow.closes_at > now,
+                        )
+                        .values(sample_alert_id=record.id)
+                    )
                 session.flush()
                 return record.id, [d.id for d in deliveries]
         except sa.exc.IntegrityError:
@@ -206,7 +233,7 @@ class AlertStore:
                     status=DeliveryStatus(d.status),
                     attempts=d.attempts,
                     last_error=d.last_error,
-                    alert=_alert_of(a),
+                    alert=alert_of(a),
                 )
                 for d, a in rows
             ]
@@ -221,7 +248,7 @@ class AlertStore:
         if since is not None:
             query = query.where(AlertRecord.created_at >= since)
         with self.db.transaction() as session:
-            return [(r.id, _alert_of(r)) for r in session.scalars(query.limit(limit))]
+            return [(r.id, alert_of(r)) for r in session.scalars(query.limit(limit))]
 
     def count_alerts(self) -> int:
         with self.db.transaction() as session:

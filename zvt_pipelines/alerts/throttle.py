@@ -29,6 +29,7 @@ class Suppressed:
     first_at: datetime
     last_at: datetime
     sample: Alert
+    window_id: int | None = None  # the stored window (`StoredThrottle`), None in memory
 
 
 @dataclass
@@ -40,6 +41,13 @@ class _Window:
     sample: Alert | None = field(default=None, repr=False)
 
 
+def check_cooldowns(cooldown: timedelta, cooldowns: Mapping[str, timedelta] | None) -> None:
+    """Refuse a negative cooldown, naming the channel ('default' for the general one)."""
+    for name, value in {"default": cooldown, **(cooldowns or {})}.items():
+        if value < timedelta(0):
+            raise AlertConfigError(f"cooldown for {name!r} {value!r}: must not be negative")
+
+
 class Throttle:
     """Cooldown per (channel, recipient, dedup key); `cooldowns` overrides it per channel."""
 
@@ -49,9 +57,7 @@ class Throttle:
         cooldowns: Mapping[str, timedelta] | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        for name, value in {"default": cooldown, **(cooldowns or {})}.items():
-            if value < timedelta(0):
-                raise AlertConfigError(f"cooldown for {name!r} {value!r}: must not be negative")
+        check_cooldowns(cooldown, cooldowns)
         self.cooldown = cooldown
         self.cooldowns = dict(cooldowns or {})
         self.clock = clock
@@ -91,6 +97,9 @@ class Throttle:
     def pending_count(self) -> int:
         """How many triggers are suppressed in windows that are still open."""
         return sum(w.count for w in self._windows.values())
+
+    def digested(self, suppressed: Suppressed) -> None:
+        """Nothing to forget: `due` already dropped the window (see `StoredThrottle`)."""
 
     @staticmethod
     def _summary(key: tuple[str, str, str], window: _Window) -> Suppressed:

@@ -1,4 +1,5 @@
-"""`zvt alerts`: send a test alert on a channel, list stored alerts and their delivery."""
+"""`zvt alerts`: send a test alert on a channel, list stored alerts and their delivery, check
+the channel configuration."""
 
 from __future__ import annotations
 
@@ -45,3 +46,28 @@ def alerts_list(limit: int = typer.Option(20, help="How many of the newest alert
     from zvt_pipelines.alerts.commands import format_alert_rows, list_alerts
 
     typer.echo(format_alert_rows(list_alerts(_database(), limit)))
+
+
+@alerts_app.command("check")
+@one_line_errors
+def alerts_check(
+    as_json: bool = typer.Option(False, "--json", help="Print the check as JSON."),
+) -> None:
+    """Check the alert channels (ZVT_* variables) against the routing; exit 1 when no channel
+    is configured, so a critical alert would reach nobody."""
+    import json
+
+    from zvt_pipelines.alerts.commands import check_alerting
+
+    check = check_alerting()
+    if as_json:
+        typer.echo(json.dumps(check.to_json(), indent=2))
+    else:
+        for warning in check.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"configured channels: {', '.join(check.configured) or 'none'}")
+        typer.echo(
+            f"critical alerts go to: {', '.join(check.critical_fallback or check.critical_channels) if check.configured else 'nobody'}"
+        )
+    if not check.ok:
+        raise typer.Exit(1)
