@@ -309,3 +309,71 @@ def test_debug_shows_the_traceback_and_the_default_does_not(tmp_path):
     ]
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr and "zvt_pipelines.errors.BadCandles" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    "case", ["duplicate timestamp", "high below low", "negative volume", "mixed timestamp units"]
+)
+def test_backtest_refuses_the_bad_candle_files_too(tmp_path, case):
+    content, fragments = CANDLE_CASES[case]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    result = invoke(
+        ["backtest", "--data", str(bad), "--no-track", "--json"], {"ZVT_HOME": str(tmp_path)}
+    )
+    assert_one_line_error(result, ["bad.csv", *fragments])
+    assert result.stdout == ""
+
+
+def test_backtest_reads_second_timestamps_as_seconds(tmp_path, shared_data):
+    """The issue's case: a file in epoch seconds was read as milliseconds (1970 dates, a null
+    Sharpe). Converted to seconds, 2,000 real hours give the same JSON summary as in ms."""
+    import json
+
+    source = gzip.decompress((shared_data / "binance_BTC-USDT_1h.csv.gz").read_bytes()).decode()
+    header, *lines = source.splitlines()[:2001]
+    millis, seconds = tmp_path / "ms.csv", tmp_path / "s.csv"
+    millis.write_text("\n".join([header, *lines]) + "\n")
+    seconds.write_text(
+        "\n".join(
+            [
+                header,
+                *(
+                    f"{int(ts) // 1000},{rest}"
+                    for ts, rest in (line.split(",", 1) for line in lines)
+                ),
+            ]
+        )
+        + "\n"
+    )
+    summaries = []
+    for path in (millis, seconds):
+        result = invoke(
+            [
+                "backtest",
+                "--data",
+                str(path),
+                "--no-track",
+                "--json",
+                "--param",
+                "fast=5",
+                "--param",
+                "slow=20",
+            ],
+            {"ZVT_HOME": str(tmp_path)},
+        )
+        assert result.exit_code == 0, result.stderr
+        summaries.append(json.loads(result.stdout))
+    assert summaries[0]["data"]["start"] == "2018-01-01T00:00:00+00:00"  # the README's first hour
+    assert summaries[1] == summaries[0] and summaries[0]["metrics"]["sharpe"] is not None
+    assert "timestamps read as epoch seconds" in result.stderr
+
+
+def test_backtest_bad_start_is_one_line(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text(csv_text(candle_rows()))
+    result = invoke(
+        ["backtest", "--data", str(good), "--no-track", "--start", "notadate"],
+        {"ZVT_HOME": str(tmp_path)},
+    )
+    assert_one_line_error(result, ["--start 'notadate'"])

@@ -105,6 +105,21 @@ def parse_day(value: str, option: str) -> date:
         raise  # unreachable: fail() exits
 
 
+def parse_time(value: str, option: str) -> Any:
+    """A UTC time option value (a date or an ISO time; naive means UTC) as a pandas
+    Timestamp, or a one-line error naming the option."""
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        fail(
+            f"{option} {value!r}: expected a UTC date or time, e.g. 2024-01-01 or 2024-01-01T12:00"
+        )
+        raise  # unreachable: fail() exits
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def settings(markets: Path | None = None) -> Any:
     """Resolved settings, with `--markets` (when given) in place of ZVT_MARKETS."""
     from dataclasses import replace

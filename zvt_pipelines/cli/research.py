@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from zvt_pipelines.cli.common import app, fail, one_line_errors, settings
+from zvt_pipelines.cli.common import app, fail, one_line_errors, parse_time, settings
 from zvt_pipelines.model.money import decimal_from_float
 
 _FILE_NAME = re.compile(r"^(?P<venue>[a-z0-9]+)_(?P<base>[A-Z0-9]+)-(?P<quote>[A-Z0-9]+)")
@@ -41,15 +41,16 @@ def market_of(path: Path, venue: str | None, symbol: str | None) -> tuple[str, s
 
 
 def load_frame(data: Path, start: str | None, end: str | None) -> Any:
-    import pandas as pd
 
     from zvt_pipelines.data.candles import read_candle_file
 
+    first = parse_time(start, "--start") if start else None
+    after = parse_time(end, "--end") if end else None
     frame = read_candle_file(data)
-    if start:
-        frame = frame.loc[frame["ts"] >= pd.Timestamp(start, tz="UTC")]
-    if end:
-        frame = frame.loc[frame["ts"] < pd.Timestamp(end, tz="UTC")]
+    if first is not None:
+        frame = frame.loc[frame["ts"] >= first]
+    if after is not None:
+        frame = frame.loc[frame["ts"] < after]
     if frame.empty:
         fail(f"--data {str(data)!r}: no candles in the chosen range")
     return frame.reset_index(drop=True)
