@@ -11,7 +11,8 @@ MLflow import, store and artifacts):
 on the real `binance_BTC-USDT_1h.csv.gz` (all 73,265 hourly bars; ZVT_SHARED_DATA or
 `--data`), with ZVT_HOME a temporary folder and MLFLOW_TRACKING_URI unset, so runs go to
 the default SQLite store under it. Three cases, each `--repeats` processes, min / median /
-max printed:
+max of the wall time printed, with the median CPU time (user + system, from the OS's
+accounting of the finished child; steadier than wall time on a busy machine):
 
 * `--no-track`, after one untimed warm-up process (file cache);
 * tracked, a fresh store each time (the first run ever: MLflow creates its schema);
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -111,22 +113,26 @@ def phases(home: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cli_seconds(data: Path, home: str, track: bool) -> float:
-    """Wall seconds of one `zvt backtest` process, start to exit; checks its JSON answer."""
+def cli_seconds(data: Path, home: str, track: bool) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one `zvt backtest` process, start to exit;
+    checks its JSON answer."""
     env = {**os.environ, "ZVT_HOME": home}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [str(ZVT), "backtest", "--data", str(data), *PARAMS, "--json"]
     if not track:
         command.append("--no-track")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=home, timeout=300)
     seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {out.returncode}: {out.stderr[-500:]}")
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     if bool(answer.get("mlflow_run_id")) != track:
         raise RuntimeError(f"tracking {track} but mlflow_run_id is {answer.get('mlflow_run_id')!r}")
-    return seconds
+    return seconds, cpu
 
 
 def main() -> None:
@@ -154,7 +160,7 @@ def main() -> None:
         breakdown = (
             [phases(tempfile.mkdtemp(dir=tmp)) for _ in range(repeats)] if args.phases else []
         )
-    base = statistics.median(untracked)
+    base = statistics.median(wall for wall, _ in untracked)
     cases = (
         ("--no-track", untracked, 1, "untracked", ", after 1 untimed warm-up process"),
         ("tracked, fresh store", fresh, 0, "tracked into a new SQLite store (schema created)", ""),
@@ -166,16 +172,22 @@ def main() -> None:
             ", after 1 untimed process that created the store",
         ),
     )
-    for label, seconds, warmup, what, before in cases:
+    for label, runs, warmup, what, before in cases:
+        seconds = [wall for wall, _ in runs]
+        cpu = statistics.median(cpu for _, cpu in runs)
         ratio = statistics.median(seconds) / base
-        print(f"{label:<24} {spread(seconds, warmup)}   {ratio:.2f}x --no-track")
+        print(
+            f"{label:<24} wall {spread(seconds, warmup)}   {ratio:.2f}x --no-track; "
+            f"CPU (user + system) median {cpu:.2f} s"
+        )
         figure(
             f"zvt backtest {label}",
             f"{statistics.median(seconds):.2f} s"
-            + ("" if seconds is untracked else f" ({ratio:.1f}× --no-track)"),
+            + ("" if runs is untracked else f" ({ratio:.1f}× --no-track)")
+            + f"; CPU {cpu:.2f} s",
             f"whole CLI process, start to exit, {what}; real BTC/USDT 1h file (73,265 bars); "
             f"median of {len(seconds)} processes{before}",
-            "< 2 s" if seconds is untracked else "–",
+            "< 2 s" if runs is untracked else "–",
         )
     if breakdown:
         print(
