@@ -20,7 +20,7 @@ figures are disk-bound: each commit waits for the log flush. So the script measu
 the same run and on the same database, the commit ceiling (a loop of autocommitted 1-row INSERTs
 on one connection) before and after the modes, and prints orders/s as a fraction of it.
 Each mode: one untimed warm-up of 200 orders, then `--repeats` timed runs of `--orders`
-orders; the median rate is printed, with p50/p99 latency over all timed orders. Nothing is
+orders (4 × `--orders` in memory); the median rate is printed, with p50/p99 latency over all timed orders. Nothing is
 extrapolated. PostgreSQL: `ZVT_BENCH_PG_URL` (default postgres@127.0.0.1:5432), in a
 scratch database created and dropped here.
 """
