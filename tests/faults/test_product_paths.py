@@ -180,3 +180,32 @@ def test_zvt_reconcile_lists_an_orphan_order_without_touching_it(killed_run, tmp
         in result.output.splitlines()
     )
     assert [o.status for o in book.orders.values()] == ["FILLED", "NEW"]
+
+
+def test_a_strategy_that_cannot_be_reconciled_does_not_stop_the_others(killed_run, tmp_path):
+    """`other` trades on a venue the markets file lacks: it is reported, `fixed` is still
+    reconciled (its fill booked), and the command exits 2 with one error line."""
+    db, em, book, cid, settings = killed_run
+    strategies = write_strategies(
+        tmp_path / "two.yaml",
+        [
+            fixed_weight("other", 0.5, symbol="elsewhere:BTC/USDT"),
+            fixed_weight("fixed", 0.5, symbol="binance:BTC/USDT", capital=1000),
+        ],
+    )
+    env = {
+        "ZVT_HOME": str(tmp_path),
+        "ZVT_DATABASE_URL": settings.database_url,
+        "ZVT_MARKETS": str(settings.markets_path),
+        "ZVT_STRATEGIES": str(strategies),
+    }
+    result = CliRunner().invoke(app, ["reconcile"], env=env)
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert (
+        "other: not reconciled: venue 'elsewhere': not in the markets file (known: binance)"
+        in lines
+    )
+    assert lines[-1] == "error: 1 of 2 strategies could not be reconciled: other"
+    assert any(line.startswith("fixed: 1 open orders checked, 1 fills recorded") for line in lines)
+    assert [o.status for o in table(db)[0]] == ["SETTLED"]

@@ -1,7 +1,10 @@
 """`zvt reconcile`: bring strategies' orders and fills in line with their venues, on demand.
 
 What a rebalance does first anyway (`trading/reconciliation.py`), for one strategy or all
-of them, printing what was repaired and what needs a human.
+of them, printing what was repaired and what needs a human. A strategy that cannot be
+reconciled (a venue missing from the markets file, a venue down) is reported and the
+others are still reconciled; the command then exits with status 2. Without `--strategy`
+the strategies enabled in the strategies file are reconciled.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from zvt_pipelines.cli.common import app, fail, one_line_errors, settings
 @one_line_errors
 def reconcile_command(
     strategy: str | None = typer.Option(
-        None, "--strategy", help="Only this strategy (default: every one in the strategies file)."
+        None, "--strategy", help="Only this strategy (default: every enabled one in the file)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Reconcile open orders, fills since the last sync and balances with the venues."""
+    from zvt_pipelines.errors import ZvtError
     from zvt_pipelines.markets import load_markets_config
     from zvt_pipelines.storage.database import Database
     from zvt_pipelines.strategies import load_strategies_config
@@ -34,11 +38,28 @@ def reconcile_command(
     entries = load_strategies_config(resolved.strategies_path).by_name()
     if strategy is not None and strategy not in entries:
         fail(f"--strategy {strategy!r}: not in the strategies file (known: {', '.join(entries)})")
-    names = [strategy] if strategy is not None else list(entries)
-    reports = [reconcile_now(database, markets, entries[name]) for name in names]
+    names = [strategy] if strategy is not None else [n for n, e in entries.items() if e.enabled]
+    reports, failures = [], {}
+    for name in names:
+        try:
+            reports.append(reconcile_now(database, markets, entries[name]))
+        except ZvtError as exc:
+            failures[name] = str(exc)
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
-        return
+        failed = [{"strategy": name, "error": error} for name, error in failures.items()]
+        typer.echo(json.dumps([r.to_dict() for r in reports] + failed, indent=2))
+    else:
+        _print(reports)
+        for name, error in failures.items():
+            typer.echo(f"{name}: not reconciled: {error}")
+    if failures:
+        fail(
+            f"{len(failures)} of {len(names)} strategies could not be reconciled: {', '.join(failures)}"
+        )
+
+
+def _print(reports: list) -> None:
+    """Each report's summary line, then what it closed, what needs a human, and balances."""
     for report in reports:
         typer.echo(report.summary())
         for cid in report.unknown:
