@@ -1,6 +1,8 @@
-"""Alert sensors: failed runs of this code location, and price/volume rules on new candles.
+"""Alert sensors: failed runs of this code location, price/volume rules on new candles, and
+the upkeep that sends digests and retries undelivered alerts.
 
-Both send through the `alerting` resource's dispatcher, which stores every alert before
+Each is wrapped by `sensors.guard.alert_on_failure`, so its own failure is alerted too.
+All send through the `alerting` resource's dispatcher, which stores every alert before
 delivery; an occurrence already stored is never sent again, so a re-evaluated tick or run
 does not alert twice.
 """
@@ -16,6 +18,7 @@ import pandas as pd
 from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
+from sensors.guard import alert_on_failure
 from zvt_pipelines.alerts.dispatcher import DispatchReport
 from zvt_pipelines.alerts.events import system_error
 from zvt_pipelines.alerts.market_watch import scan_market
@@ -63,6 +66,7 @@ def run_failure_report(
     description="Sends every failed run of this code location (job, run id, error, link) as an alert.",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
+@alert_on_failure("alert_on_run_failure")
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerting: AlertingResource) -> None:
     report = run_failure_report(context, alerting)
     context.log.info(
@@ -111,6 +115,7 @@ def scan_markets(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
+@alert_on_failure("market_data_alerts")
 def market_data_alerts(
     context: dg.SensorEvaluationContext,
     database: TradingDatabase,
@@ -129,6 +134,7 @@ def market_data_alerts(
     minimum_interval_seconds=900,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
+@alert_on_failure("alert_delivery_upkeep")
 def alert_delivery_upkeep(
     context: dg.SensorEvaluationContext, alerting: AlertingResource
 ) -> dg.SkipReason:

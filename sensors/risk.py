@@ -25,6 +25,8 @@ from assets.portfolio import portfolio_analytics
 from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.strategies import StrategiesResource
+from sensors.guard import alert_on_failure
+from zvt_pipelines.alerts.model import Severity
 from zvt_pipelines.portfolio.breaches import RiskThresholds, evaluate_breaches, new_breaches
 from zvt_pipelines.portfolio.report import build_report
 from zvt_pipelines.storage.database import Database
@@ -87,6 +89,7 @@ def build_risk_sensor(
         description="After each positions update: alert new risk-limit breaches once, and "
         "run portfolio_analytics.",
     )
+    @alert_on_failure(name, Severity.CRITICAL)
     def risk_sensor(
         context: dg.SensorEvaluationContext,
         database: TradingDatabase,

@@ -74,6 +74,9 @@ def test_breach_is_sent_once_cleared_and_sent_again(tmp_path, webhook):
             webhook_url=f"{webhook.base_url}/hook",
             webhook_secret="risk-secret",
             retry_initial_delay=0.0,
+            # no cooldown: this test is about the sensor's active set, not the (durable)
+            # throttle, which would fold the re-breach at 00:50 into a digest
+            cooldown_minutes=0.0,
             info_mode="immediate",
             **{
                 f"{level}_channels": ["webhook"]
