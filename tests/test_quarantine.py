@@ -147,9 +147,13 @@ def test_cli_beta_rebalances_alpha_is_quarantined_stopped_and_resolved(url, tmp_
         "alpha",
         "PARTIALLY_FILLED",
     )
-    assert (Decimal(row["amount"]), Decimal(row["recorded_fills"])) == (
-        Decimal("0.01"),
-        Decimal("0.02"),
+    assert (row["amount"], row["recorded_fills"]) == ("0.01", "0.02")
+
+    table = zvt(["quarantine", "list", "--strategy", "alpha"], url, strategies).output
+    assert table.startswith(f"{corrupt}  alpha  sim_a:BTC/USDT buy 0.01 (fills 0.02, ")
+    assert "was PARTIALLY_FILLED" in table and "would take filled" in table
+    assert zvt(["quarantine", "list", "--strategy", "beta"], url, strategies).output == (
+        "no quarantined orders\n"
     )
 
     stop = zvt(["strategy", "stop", "alpha"], url, strategies)

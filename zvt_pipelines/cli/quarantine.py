@@ -30,7 +30,7 @@ def quarantine_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON array instead of a table."),
 ) -> None:
     """Quarantined orders: strategy, instrument, amount, recorded fills, status before, reason."""
-    from zvt_pipelines.oms.quarantine import list_quarantined
+    from zvt_pipelines.oms.quarantine import list_quarantined, plain
 
     rows = list_quarantined(_database(), strategy)
     if as_json:
@@ -42,7 +42,7 @@ def quarantine_list(
     for row in rows:
         typer.echo(
             f"{row.client_order_id}  {row.strategy or '-'}  {row.venue}:{row.symbol} {row.side} "
-            f"{row.amount} (fills {row.recorded_fills}, was {row.status_before or '?'}) "
+            f"{plain(row.amount)} (fills {plain(row.recorded_fills)}, was {row.status_before or '?'}) "
             f"since {row.since:%Y-%m-%d %H:%M:%S}: {row.reason}"
         )
 

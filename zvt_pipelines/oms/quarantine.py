@@ -33,6 +33,11 @@ ZERO = Decimal(0)
 QUARANTINED = OrderStatus.QUARANTINED.value
 
 
+def plain(value: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent (PostgreSQL returns 18 decimal places)."""
+    return format(value.normalize(), "f")
+
+
 class QuarantineError(ZvtError):
     """A quarantine command names an order that does not exist or is not quarantined."""
 
@@ -66,8 +71,8 @@ class QuarantinedOrder:
             "venue": self.venue,
             "symbol": self.symbol,
             "side": self.side,
-            "amount": str(self.amount),
-            "recorded_fills": str(self.recorded_fills),
+            "amount": plain(self.amount),
+            "recorded_fills": plain(self.recorded_fills),
             "status_before": self.status_before,
             "reason": self.reason,
             "since": self.since.isoformat(),
@@ -285,7 +290,7 @@ def resolve_quarantine(
                     "status": final.value,
                     "action": chosen.value,
                     "reason": reason,
-                    "recorded_fills": str(filled),
+                    "recorded_fills": plain(filled),
                     "venue": venue_note,
                 },
             )
