@@ -228,3 +228,35 @@ def test_paper_twap_killed_mid_parent_closes_the_lost_child(db_url):
     assert sorted(e.client_order_id for e in executions) == ["twap1-1", "twap1-2"]
     assert all(e.amount == D("1") and e.price == D("101") for e in executions)
     db.dispose()
+
+
+def test_a_trade_of_an_order_the_database_closed_is_listed_as_unbooked(binance, db_url):
+    """A limit buy of 1 BTC at 99 is OPEN; the database is then told
+    it was canceled (as a local cancel that lost its race with the fill would leave it),
+    while Binance fills it at 99. Reconciliation does not rewrite a closed order: it lists
+    the venue's trade as unbooked, and the balances differ by exactly that fill."""
+    em, book = binance
+    db = Database(db_url)
+    manager = manager_on(db, binance_venue(em.base_url))
+    order = manager.new_order("binance", SYMBOL, "buy", "limit", D("1"), D("99"), strategy="fixed")
+    manager.submit(order)
+    with db.transaction() as session:
+        row = session.scalars(sa.select(CryptoOrder)).one()
+        row.status = "CANCELED"
+    assert book.trade_at("BTCUSDT", "99") == 1
+
+    report = reconcile_strategy(
+        db, half_in_btc(), {"binance": binance_venue(em.base_url)}, lambda: datetime.now(UTC)
+    )
+    ((trade_id, _, _),) = venue_trades(book)
+    assert report.unbooked_trades == [
+        {"venue": "binance", "symbol": SYMBOL, "trade_id": trade_id,
+         "venue_order_id": order.venue_order_id, "side": "buy", "amount": "1.0", "price": "99.0"}
+    ]  # fmt: skip
+    assert (report.repaired, report.needs_attention) == (0, 1)
+    assert report.balances["binance"] == {
+        "BTC": {"venue": "1", "booked": "0", "difference": "1"},
+        "USDT": {"venue": "900.901", "booked": "1000", "difference": "-99.099"},
+    }
+    assert table(db)[1] == []
+    db.dispose()
