@@ -18,7 +18,12 @@ from zvt_pipelines.data.charts import png_markdown
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.portfolio.attribution_report import attribution_report
 from zvt_pipelines.portfolio.performance_table import performance_table, persist_performance
-from zvt_pipelines.portfolio.report import attribution_window, current_holdings
+from zvt_pipelines.portfolio.report import (
+    attribution_window,
+    current_holdings,
+    portfolio_entries,
+    stale_marks,
+)
 from zvt_pipelines.portfolio.report_inputs import to_float
 from zvt_pipelines.portfolio.report_views import bar_chart_png, markdown_table
 from zvt_pipelines.portfolio.risk_report import risk_report
@@ -53,7 +58,8 @@ def portfolio_performance(
 ) -> dg.MaterializeResult:
     """Value, PnL, return, Sharpe, drawdown, win rate and fees per strategy, venue, asset and
     for the portfolio; stored as the day's `strategy_performance` rows."""
-    db, entries = database.get(), strategies.entries()
+    db = database.get()
+    entries = portfolio_entries(db, strategies.entries())
     as_of = report_time(config, db, entries)
     table = performance_table(db, entries, as_of)
     written = persist_performance(db, table)
@@ -75,6 +81,8 @@ def portfolio_performance(
             "fees": to_float(total["fees"]),
             "performance": dg.MetadataValue.md(markdown_table(table.drop(columns=["day"]))),
             "equity_by_strategy": dg.MetadataValue.md(png_markdown(chart, "equity by strategy")),
+            "strategies": [entry.name for entry in entries],
+            "stale_marks": dg.MetadataValue.json(stale_marks(db, entries, as_of)),
         }
     )
 
@@ -88,7 +96,8 @@ def portfolio_risk(
 ) -> dg.MaterializeResult:
     """VaR and ES (historical, parametric, Monte Carlo; 1 and 7 days), concentration,
     leverage and stress tests of the current holdings."""
-    db, entries = database.get(), strategies.entries()
+    db = database.get()
+    entries = portfolio_entries(db, strategies.entries())
     as_of = report_time(config, db, entries)
     holdings = current_holdings(db, entries, as_of)
     report = risk_report(db, holdings, as_of, strategies=[e.name for e in entries])
@@ -126,7 +135,8 @@ def performance_attribution(
 ) -> dg.MaterializeResult:
     """Each strategy's last 30 days against BTC buy-and-hold and an equal-weight index:
     Brinson-Fachler effects, and returns before and after fees."""
-    db, entries = database.get(), strategies.entries()
+    db = database.get()
+    entries = portfolio_entries(db, strategies.entries())
     as_of = report_time(config, db, entries)
     start, end = attribution_window(as_of)
     table = attribution_report(db, entries, start, end)
@@ -181,7 +191,8 @@ def currency_hedges(
     from zvt_pipelines.portfolio.report_inputs import replay_account
     from zvt_pipelines.venues.factory import build_sources
 
-    db, entries = database.get(), strategies.entries()
+    db = database.get()
+    entries = portfolio_entries(db, strategies.entries())
     as_of = report_time(PortfolioConfig(), db, entries)
     balances: dict[str, dict[str, Decimal]] = {}
     quotes: dict[str, Decimal] = {}

@@ -85,18 +85,26 @@ def drawdown_alert(
 
 
 def concentration_alert(
-    weights: Mapping[str, float], at: datetime, *, warn: float = 0.25, critical: float = 0.40
+    weights: Mapping[str, float],
+    at: datetime,
+    *,
+    warn: float = 0.25,
+    critical: float = 0.40,
+    total: float | None = None,
 ) -> list[Alert]:
-    """One alert per instrument whose share of gross exposure exceeds the limit.
+    """One alert per instrument whose share of the portfolio exceeds the limit.
 
-    `weights` are exposures (any unit, signed); shares are |w| / sum |w|.
+    `weights` are exposures (any unit, signed); shares are |w| / `total` (e.g. equity, so cash
+    counts), or |w| / sum |w| (gross exposure) when `total` is None.
     """
     gross = sum(abs(w) for w in weights.values())
-    if gross == 0:
+    basis = gross if total is None else total
+    if basis <= 0 or gross == 0:
         return []
+    basis_name = "gross exposure" if total is None else "equity"
     alerts = []
     for instrument, weight in sorted(weights.items()):
-        share = abs(weight) / gross
+        share = abs(weight) / basis
         alert = _limit_alert(
             "concentration",
             share,
@@ -105,11 +113,11 @@ def concentration_alert(
             critical,
             lambda limit, instrument=instrument, share=share: (
                 f"{instrument} is {share:.1%} of the portfolio",
-                f"{instrument} holds {share:.2%} of gross exposure (limit {limit:.0%}).",
+                f"{instrument} holds {share:.2%} of {basis_name} (limit {limit:.0%}).",
             ),
             instrument=instrument,
             positions=(instrument,),
-            fields={"gross_exposure": gross},
+            fields={"gross_exposure": gross, "basis": basis_name, "basis_value": basis},
         )
         if alert is not None:
             alerts.append(alert)

@@ -8,6 +8,7 @@ again only after it has cleared. The thresholds reuse the rules of `alerts.portf
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,8 @@ from zvt_pipelines.portfolio.report_inputs import to_float
 class RiskThresholds:
     """Limits as fractions (drawdown, shares, VaR of equity, return gap) or multiples (leverage).
 
-    Concentration applies to the whole portfolio's exposure per asset; the underperformance
+    Concentration is each asset's exposure as a share of the portfolio's equity (cash
+    included: 100 USDT of BTC in a 100,000 USDT book is 0.1 %, not 100 %); the underperformance
     benchmark is each strategy's equal-weight index of the assets it trades.
     """
 
@@ -75,6 +77,15 @@ def _from_alert(key: str, alert: Alert | None) -> Breach | None:
     return Breach(key, alert.severity, alert.value, alert.threshold, alert.title, alert.body)
 
 
+def peak_equity(equity: float, drawdown: float, capital: float) -> float:
+    """The running peak behind a drawdown (``drawdown = equity / peak − 1``, so
+    ``peak = equity / (1 + drawdown)``); after a total loss (drawdown −100 %, equity 0) the
+    peak cannot be recovered from the ratio and the capital stands in for it."""
+    if 1.0 + drawdown > 0:
+        return equity / (1.0 + drawdown)
+    return capital
+
+
 def _drawdowns(
     performance: pd.DataFrame, at: datetime, limits: RiskThresholds
 ) -> list[Breach | None]:
@@ -82,8 +93,12 @@ def _drawdowns(
     for row in performance.itertuples(index=False):
         if row.scope not in ("strategy", "portfolio") or row.days == 0:
             continue
+        if not math.isfinite(row.drawdown):
+            continue
         equity = to_float(row.total_value)
-        peak = equity / (1.0 + row.drawdown)
+        peak = peak_equity(equity, row.drawdown, to_float(row.capital))
+        if peak <= 0:
+            continue  # never had money: no drawdown to speak of
         alert = portfolio_rules.drawdown_alert(
             equity,
             peak,
@@ -126,6 +141,7 @@ def _risk(report: PortfolioReport, at: datetime, limits: RiskThresholds) -> list
         at,
         warn=limits.concentration_warn,
         critical=limits.concentration_critical,
+        total=risk.equity if risk.equity > 0 else None,
     ):
         found.append(_from_alert(f"concentration:asset:{alert.instrument}", alert))
     if risk.gross_exposure > 0:

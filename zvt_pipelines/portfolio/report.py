@@ -18,8 +18,21 @@ from zvt_pipelines.portfolio.report_inputs import replay_account
 from zvt_pipelines.portfolio.risk_report import RiskReport, risk_report
 from zvt_pipelines.portfolio.stress import Holding
 from zvt_pipelines.storage.database import Database
+from zvt_pipelines.trading.accounts import strategy_fills
 
 ATTRIBUTION_WINDOW = pd.Timedelta(days=30)
+
+
+def has_activity(db: Database, entry: Any) -> bool:
+    """True when the strategy has any fill (so its book holds something to report)."""
+    return bool(strategy_fills(db, entry.name))
+
+
+def portfolio_entries(db: Database, strategies: Iterable[Any]) -> list[Any]:
+    """The strategies the portfolio reports on: every enabled one, plus a disabled one that
+    has traded (a paused or stopped strategy may still hold). A disabled strategy that never
+    traded holds only its notional capital, which is no money under management."""
+    return [entry for entry in strategies if entry.enabled or has_activity(db, entry)]
 
 
 def current_holdings(db: Database, strategies: Iterable[Any], as_of: pd.Timestamp) -> list[Holding]:
@@ -30,6 +43,24 @@ def current_holdings(db: Database, strategies: Iterable[Any], as_of: pd.Timestam
             key = (holding.venue, holding.asset)
             totals[key] = totals.get(key, 0.0) + holding.value
     return [Holding(venue, asset, value) for (venue, asset), value in sorted(totals.items())]
+
+
+def stale_marks(db: Database, strategies: Iterable[Any], as_of: pd.Timestamp) -> dict[str, Any]:
+    """Held instruments marked at a stale price, per strategy: price, source and age (seconds)."""
+    found: dict[str, Any] = {}
+    for entry in strategies:
+        marks = replay_account(db, entry, as_of).stale_marks()
+        if marks:
+            found[entry.name] = {
+                str(instrument): {
+                    "price": str(mark.price),
+                    "source": mark.source,
+                    "known_at": mark.known_at.isoformat(),
+                    "age_seconds": mark.age.total_seconds(),
+                }
+                for instrument, mark in marks.items()
+            }
+    return found
 
 
 def attribution_window(
@@ -57,8 +88,9 @@ def build_report(
     window: pd.Timedelta = ATTRIBUTION_WINDOW,
     paths: int = 20_000,
 ) -> PortfolioReport:
-    """Rebuild every strategy's accounts at `as_of` and report on them (nothing is written)."""
-    entries = list(strategies)
+    """Rebuild the accounts of the `portfolio_entries` at `as_of` and report on them (nothing
+    is written)."""
+    entries = portfolio_entries(db, strategies)
     start, end = attribution_window(as_of, window)
     return PortfolioReport(
         as_of=as_of,
