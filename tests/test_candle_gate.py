@@ -40,8 +40,8 @@ def day_rows() -> list[list[float]]:
 @pytest.mark.parametrize(
     ("hour", "change", "message"),
     [
-        # low 110 above high 106: low <= min(open, close) is the first rule of the table it breaks
-        (5, {3: 110.0}, r"2024-01-01T05:00:00Z\): low=110, open=105, close=105.5 breaks low_le"),
+        # low 110 above high 106 (it breaks low <= min(open, close) too; high < low is named)
+        (5, {3: 110.0}, r"2024-01-01T05:00:00Z\): high=106, low=110 breaks high_ge_low"),
         (7, {5: -1.0}, r"2024-01-01T07:00:00Z\): volume=-1 breaks volume_non_negative"),
         (9, {1: 0.0, 3: 0.0}, r"2024-01-01T09:00:00Z\): open=0, low=0 breaks prices_positive"),
     ],
