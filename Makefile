@@ -23,7 +23,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced
 	mkdir -p "$(DAGSTER_HOME)"
-	test -f "$(DAGSTER_HOME)/dagster.yaml" || printf "telemetry:\n  enabled: false\n" > "$(DAGSTER_HOME)/dagster.yaml"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.embedded.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 demo: setup
 	$(VENV)/bin/zvt demo
@@ -42,7 +42,7 @@ ui: setup
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: setup
-	$(VENV)/bin/python benchmarks/ingest_throughput.py
+	$(VENV)/bin/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(ZVT_HOME)

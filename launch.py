@@ -4,9 +4,11 @@ Used by `zvt demo`: the runs land in the same instance the UI (`make ui`) shows,
 every demo run, its asset materialisations and check results can be browsed there.
 """
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -14,6 +16,16 @@ import dagster as dg
 from assets.partitions import partition_key
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+EMBEDDED_INSTANCE = Path(__file__).with_name("dagster.embedded.yaml")
+
+
+def ensure_instance_config(dagster_home: Path) -> None:
+    """Give a new DAGSTER_HOME the embedded instance settings (SQLite storage, one
+    in-progress rebalance per strategy); an existing dagster.yaml is the user's and kept."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        shutil.copyfile(EMBEDDED_INSTANCE, instance_yaml)
 
 
 @dataclass(frozen=True)

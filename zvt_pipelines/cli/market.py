@@ -39,14 +39,12 @@ def demo(
     resolved = settings(markets)
     export_settings(resolved)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(resolved.dagster_home)))
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = dagster_home / "dagster.yaml"
-    if not instance_yaml.exists():  # embedded default: SQLite storage under DAGSTER_HOME
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
     typer.echo(f"zvt demo: state in {resolved.home}")
     typer.echo("loading the Dagster code location ...")
 
-    from launch import run_demo
+    from launch import ensure_instance_config, run_demo
+
+    ensure_instance_config(dagster_home)
 
     failures = run_demo(days, typer.echo)
     _summary(resolved)
