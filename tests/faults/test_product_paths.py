@@ -209,3 +209,22 @@ def test_a_strategy_that_cannot_be_reconciled_does_not_stop_the_others(killed_ru
     assert lines[-1] == "error: 1 of 2 strategies could not be reconciled: other"
     assert any(line.startswith("fixed: 1 open orders checked, 1 fills recorded") for line in lines)
     assert [o.status for o in table(db)[0]] == ["SETTLED"]
+
+
+def test_zvt_strategy_rebalance_reconciles_first_and_says_so(killed_run, tmp_path):
+    db, em, book, cid, settings = killed_run
+    env = {
+        "ZVT_HOME": str(tmp_path),
+        "ZVT_DATABASE_URL": settings.database_url,
+        "ZVT_MARKETS": str(settings.markets_path),
+        "ZVT_STRATEGIES": str(settings.strategies_path),
+    }
+    result = CliRunner().invoke(app, ["strategy", "rebalance", "fixed"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        f"warning: reconciliation: fixed: 1 open orders checked, 1 fills recorded, 1 status "
+        f"changes ({cid} SUBMITTED->FILLED), 1 settled, 0 orphan orders, 0 unbooked trades"
+    ) in lines
+    assert any(line.startswith("fixed at ") and ": 0 orders, fees 0" in line for line in lines)
+    assert len(book.orders) == 1 and venue_balances(em)["BTC"] == D("5")
