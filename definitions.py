@@ -7,6 +7,7 @@ from ZVT_STRATEGIES (default config/strategies.yaml), MLflow from
 MLFLOW_TRACKING_URI (default SQLite under ZVT_HOME).
 """
 
+import logging
 import os
 
 import dagster as dg
@@ -15,7 +16,7 @@ from assets.market_data import build_market_data
 from assets.portfolio import HEDGE_ASSETS, PORTFOLIO_ASSETS, PORTFOLIO_JOBS
 from assets.research import RESEARCH_ASSETS, RESEARCH_JOBS
 from assets.trading import TRADING_ASSETS, rebalance_job
-from resources.alerting import build_alerting_resource
+from resources.alerting import AlertingResource, build_alerting_resource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.mlflow import MlflowTracking
@@ -23,13 +24,33 @@ from resources.strategies import StrategiesResource
 from sensors.alerts import ALERT_SENSORS
 from sensors.risk import RISK_SENSORS
 from sensors.trading import TRADING_JOBS, TRADING_SCHEDULES, TRADING_SENSORS
+from zvt_pipelines.alerts.commands import check_alerting
+from zvt_pipelines.errors import AlertConfigError
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def warn_about_alerting(alerting: AlertingResource) -> None:
+    """Log, at load, a critical alert falling back to other channels (as `zvt alerts check`
+    does) or a misconfigured channel; the embedded default with no channel stays quiet. Never
+    stops the code location loading."""
+    try:
+        check = check_alerting(os.environ, alerting.routing())
+    except AlertConfigError as exc:
+        log.warning("alerting: %s", exc)
+        return
+    if check.configured:
+        for warning in check.warnings:
+            log.warning("alerting: %s", warning)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Assemble every domain's assets, checks, jobs, sensors and resources."""
     markets = load_markets_config(settings.markets_path)
+    alerting = build_alerting_resource(settings.database_url)
+    warn_about_alerting(alerting)
     market_data = build_market_data(markets)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
     return dg.Definitions(
@@ -49,7 +70,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "markets": MarketsResource(config_path=str(settings.markets_path)),
             "strategies": StrategiesResource(config_path=str(settings.strategies_path)),
             "mlflow": MlflowTracking(tracking_uri=tracking_uri, zvt_home=str(settings.home)),
-            "alerting": build_alerting_resource(settings.database_url),
+            "alerting": alerting,
         },
     )
 
