@@ -180,10 +180,8 @@ def test_alerts_check_warns_about_the_critical_fallback():
     assert check.critical_fallback == ["email", "webhook"]
     [warning] = check.warnings
     assert "none of which is configured" in warning and "email, webhook" in warning
-    assert (
-        check_alerting({**env, "ZVT_SLACK_TOKEN": "xoxb-1", "ZVT_SLACK_CHANNEL": "#ops"}).warnings
-        == []
-    )
+    with_slack = check_alerting({**env, "ZVT_SLACK_TOKEN": "xoxb-1", "ZVT_SLACK_CHANNEL": "#ops"})
+    assert with_slack.warnings == [] and with_slack.critical_targets == ["slack"]
 
     result = CliRunner().invoke(app, ["alerts", "check", "--json"], env=env)
     assert result.exit_code == 0, result.output

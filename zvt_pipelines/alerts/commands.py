@@ -98,12 +98,20 @@ class AlertingCheck:
         """True when a critical alert reaches at least one channel."""
         return bool(self.configured)
 
+    @property
+    def critical_targets(self) -> list[str]:
+        """The configured channels a critical alert actually reaches."""
+        if self.critical_fallback is not None:
+            return self.critical_fallback
+        return [c for c in self.critical_channels if c in self.configured]
+
     def to_json(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "configured": self.configured,
             "critical_channels": self.critical_channels,
             "critical_fallback": self.critical_fallback,
+            "critical_targets": self.critical_targets,
             "warnings": self.warnings,
         }
 

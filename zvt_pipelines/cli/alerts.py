@@ -66,8 +66,6 @@ def alerts_check(
         for warning in check.warnings:
             typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"configured channels: {', '.join(check.configured) or 'none'}")
-        typer.echo(
-            f"critical alerts go to: {', '.join(check.critical_fallback or check.critical_channels) if check.configured else 'nobody'}"
-        )
+        typer.echo(f"critical alerts go to: {', '.join(check.critical_targets) or 'nobody'}")
     if not check.ok:
         raise typer.Exit(1)
