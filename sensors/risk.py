@@ -13,6 +13,10 @@ those whose key was not active (or whose severity rose) go out once through the 
 dispatcher, raised at the positions time so a replayed tick is deduplicated by the alert
 store; the active set becomes the current breaches, so a breach that clears and returns is
 sent again. Each new version also requests one `portfolio_analytics` run (run key = version).
+
+The portfolio is that of `portfolio.report.portfolio_entries` (a disabled strategy that never
+traded is left out). A failing evaluation is stored and sent as a CRITICAL system alert and
+then fails the tick (`sensors.guard`): a dead risk monitor is an outage.
 """
 
 import json
