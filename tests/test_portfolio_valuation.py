@@ -23,9 +23,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
+from assets.portfolio import portfolio_performance
+from resources.database import TradingDatabase
+from resources.strategies import StrategiesResource
 from tests.portfolio_book import STRATEGIES, add_daily_candles, add_fill, entries, new_database
 from zvt_pipelines.portfolio.breaches import evaluate_breaches, peak_equity
 from zvt_pipelines.portfolio.report import build_report, portfolio_entries
@@ -103,3 +108,35 @@ def test_peak_behind_a_drawdown_including_a_total_loss():
     assert peak_equity(8_000.0, -0.2, 10_000.0) == pytest.approx(10_000.0)
     # everything lost (equity 0, drawdown −100 %): the ratio says nothing, capital stands in
     assert peak_equity(0.0, -1.0, 20_000.0) == 20_000.0
+
+
+def test_portfolio_performance_asset_reports_the_book_and_its_stale_mark(tmp_path, book):
+    """Through Dagster: the asset reports 40,389 for alpha, beta and delta, and delta's ETH
+    mark (its fill at 1,500, two days old)."""
+    db, _ = book
+    path = tmp_path / "strategies.yaml"
+    path.write_text(yaml.safe_dump({"strategies": [ALPHA, BETA, DELTA, GAMMA]}))
+    resources = {
+        "database": TradingDatabase(url=str(db.url)),
+        "strategies": StrategiesResource(config_path=str(path)),
+    }
+    config = {"ops": {"portfolio_performance": {"config": {"as_of": AS_OF.isoformat()}}}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [portfolio_performance], resources=resources, run_config=config, instance=instance
+        )
+        assert result.success
+        event = instance.get_latest_materialization_event(dg.AssetKey("portfolio_performance"))
+        metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    assert metadata["total_value"] == pytest.approx(40_389.0)
+    assert metadata["strategies"] == ["alpha", "beta", "delta"]
+    assert metadata["stale_marks"] == {
+        "delta": {
+            "sim_c:ETH/USDT": {
+                "price": "1500",
+                "source": "fill",
+                "known_at": "2024-01-08T00:00:00+00:00",
+                "age_seconds": 172_800.0,
+            }
+        }
+    }
