@@ -5,6 +5,7 @@ loses the digest; a critical alert never goes nowhere (SQLite and PostgreSQL).""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -200,3 +201,23 @@ def test_alerts_check_fails_when_no_channel_is_configured(monkeypatch):
     result = CliRunner().invoke(app, ["alerts", "check"])
     assert result.exit_code == 1
     assert "no alert channel is configured" in result.stderr
+
+
+def test_concurrent_admits_of_one_key_send_it_once(db):
+    """Eight threads (own connections, like eight processes) admit the same key at the same
+    moment: exactly one opens the window, the other seven are counted in it."""
+    throttle = StoredThrottle(db, cooldown=HOUR, clock=lambda: T0)
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+
+    def admit() -> None:
+        barrier.wait()
+        results.append(throttle.admit("webhook", "", make_alert(T0)))
+
+    threads = [threading.Thread(target=admit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+    assert throttle.pending_count() == 7

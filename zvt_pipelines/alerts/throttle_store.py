@@ -3,7 +3,8 @@ inside a cooldown nor loses the digest of what it suppressed.
 
 Same contract as `throttle.Throttle` (`admit`, `due`, `pending_count`), with the state in
 `alert_throttle_windows`: `admit` opens a window (the alert goes out) or counts a repeat in
-the open one, in one transaction. `due` hands back a `Suppressed` summary per closed window
+the open one, in one transaction serialised per key, so two processes admitting the same key
+at once send it once. `due` hands back a `Suppressed` summary per closed window
 that counted something; the dispatcher stores its digest and then calls `digested`, which
 deletes the window. A crash between the two re-creates the same digest (same fingerprint),
 which the alert store ignores, so a digest is neither lost nor sent twice.
@@ -11,10 +12,12 @@ which the alert store ignores, so a digest is neither lost nor sent twice.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from zvt_pipelines.alerts.clock import Clock, utc_now
 from zvt_pipelines.alerts.model import Alert
@@ -23,6 +26,24 @@ from zvt_pipelines.alerts.throttle import Suppressed, check_cooldowns
 from zvt_pipelines.errors import StorageError
 from zvt_pipelines.storage.alert_models import AlertRecord, AlertThrottleWindow
 from zvt_pipelines.storage.database import Database
+
+
+def _serialise(session: Session, channel: str, recipient: str, dedup_key: str) -> None:
+    """Make concurrent admits of one target and key take turns, so exactly one opens a window.
+
+    PostgreSQL: a transaction-level advisory lock on the key's hash. SQLite: a write first
+    (matching no row), which takes the database's write lock before the window is read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"zvt-throttle:{channel}|{recipient}|{dedup_key}".encode())
+        key = int.from_bytes(digest.digest()[:8], "big", signed=True)
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    else:
+        session.execute(
+            sa.update(AlertThrottleWindow)
+            .where(sa.false())
+            .values(suppressed_count=AlertThrottleWindow.suppressed_count)
+        )
 
 
 class StoredThrottle:
@@ -57,10 +78,10 @@ class StoredThrottle:
             )
             .order_by(AlertThrottleWindow.opened_at.desc())
             .limit(1)
-            .with_for_update()
         )
         try:
             with self.db.transaction() as session:
+                _serialise(session, channel, recipient, alert.dedup_key)
                 window = session.scalars(open_window).first()
                 if window is None:
                     session.add(
