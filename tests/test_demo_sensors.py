@@ -10,6 +10,7 @@ temporary ZVT_HOME, with no alert channel configured (alerts are stored only).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import dagster as dg
 import numpy as np
@@ -25,7 +26,8 @@ from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.settings import Settings
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import load_candles
-from zvt_pipelines.storage.models import CryptoOrder
+from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder, StrategyPerformance
+from zvt_pipelines.strategies import load_strategies_config
 
 pytestmark = pytest.mark.slow
 TICKS = 10
@@ -76,6 +78,26 @@ def justified_order_alerts(db: Database) -> set[str]:
         if kind:
             found.add(f"order_execution:{venue}:{symbol}:{kind}/{client_id}")
     return found
+
+
+def market_explained_pnl(db: Database) -> Decimal:
+    """The most the simulated market can explain: each fill's amount times its instrument's
+    whole stored price range (max high − min low), plus every fee paid."""
+    with db.engine.connect() as conn:
+        fills = conn.execute(
+            sa.select(
+                CryptoExecution.venue,
+                CryptoExecution.symbol,
+                CryptoExecution.amount,
+                CryptoExecution.fee,
+            )
+        ).all()
+    bound = Decimal(0)
+    for venue, symbol, amount, fee in fills:
+        candles = load_candles(db, venue, symbol, "1m")
+        price_range = candles["high"].max() - candles["low"].min()
+        bound += amount * Decimal(str(price_range)) + fee
+    return bound
 
 
 def test_the_demo_state_ticks_every_sensor_ten_times_without_error_or_false_alert(
@@ -129,4 +151,16 @@ def test_the_demo_state_ticks_every_sensor_ten_times_without_error_or_false_aler
     )
     assert stored == expected
     assert any(key.startswith("order_execution:") for key in expected)  # the demo traded
+
+    # the portfolio's figures: capital is 10,000 per venue of each enabled strategy (the
+    # disabled ones never traded and are left out), and its PnL is within what the market
+    # and the fees explain (not the −20,000 of an unpriced strategy valued at 0)
+    enabled = [e for e in load_strategies_config(settings.strategies_path).strategies if e.enabled]
+    capital = sum(e.capital * len({i.venue for i in e.instrument_ids()}) for e in enabled)
+    with db.engine.connect() as conn:
+        details = conn.execute(
+            sa.select(StrategyPerformance.details).where(StrategyPerformance.scope == "portfolio")
+        ).scalar_one()
+    assert Decimal(details["capital"]) == capital
+    assert abs(Decimal(details["pnl"])) <= market_explained_pnl(db)
     db.dispose()
