@@ -10,6 +10,7 @@ from assets.trading import rebalance_job, strategies_partitions
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
+from sensors.guard import alert_on_failure
 from zvt_pipelines.strategies.config import strategy_fingerprint
 from zvt_pipelines.trading.lifecycle import Status, statuses, sync_strategies
 
@@ -28,6 +29,7 @@ def rebalance_request(name: str, run_key: str) -> dg.RunRequest:
 @dg.sensor(
     job=rebalance_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
 )
+@alert_on_failure("strategy_deployments")
 def strategy_deployments(
     context: dg.SensorEvaluationContext,
     database: TradingDatabase,
@@ -81,6 +83,7 @@ def rebalance_schedule(
 @dg.sensor(
     job=rebalance_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
+@alert_on_failure("drift_rebalance")
 def drift_rebalance(
     context: dg.SensorEvaluationContext, database: TradingDatabase
 ) -> dg.SensorResult:
