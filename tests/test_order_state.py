@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from tests.order_table import GOLDEN
 from zvt_pipelines.errors import InvalidOrder
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderStatus, OrderType, Side
 from zvt_pipelines.oms.order import (
@@ -178,3 +179,71 @@ def test_oco_pair_links_legs_that_match():
     assert (tp.linked_client_order_id, stop.linked_client_order_id) == ("c-2", "c-1")
     with pytest.raises(InvalidOrder, match="must share"):
         oco_pair(tp, order(amount="3"))
+
+
+# -- the golden table: every (status, event kind) pair -------------------------------------
+
+# How to bring a 2 BTC order into each status, event by event (fills of 0.5 and 2).
+PATHS = {
+    S.NEW: [],
+    S.SUBMITTED: ["submit"],
+    S.OPEN: ["submit", "accept"],
+    S.PARTIALLY_FILLED: ["submit", "accept", "partial_fill"],
+    S.CANCEL_PENDING: ["submit", "accept", "cancel_request"],
+    S.FILLED: ["submit", "accept", "fill"],
+    S.SETTLED: ["submit", "accept", "fill", "settle"],
+    S.CANCELED: ["submit", "cancel"],
+    S.REJECTED: ["submit", "reject"],
+    S.EXPIRED: ["submit", "expire"],
+}
+
+
+def event_named(o: Order, name: str, serial: int):
+    """`partial_fill` fills 0.5 BTC; `fill` fills what remains (1 BTC when nothing does,
+    which still completes the order and so falls in the `fill` column)."""
+    if name == "partial_fill":
+        return fill(f"g{serial}", "0.5")
+    if name == "fill":
+        return fill(f"g{serial}", str(o.remaining or D(1)))
+    return {
+        "submit": OrderSubmitted("c-1", T0),
+        "accept": OrderAccepted("c-1", T0, "v-1"),
+        "reject": OrderRejected("c-1", T0, "risk"),
+        "cancel_request": OrderCancelRequested("c-1", T0),
+        "cancel": OrderCanceled("c-1", T0, "user"),
+        "expire": OrderExpired("c-1", T0, "ioc"),
+        "settle": OrderSettled("c-1", T0),
+    }[name]
+
+
+def test_golden_table_names_every_status_and_event_kind():
+    assert set(GOLDEN) == {(s, k) for s in OrderStatus for k in EventKind}
+    assert len(GOLDEN) == 10 * 9
+
+
+@pytest.mark.parametrize(("status", "kind"), sorted(GOLDEN, key=str), ids=str)
+def test_every_status_and_event_pair_against_the_golden_table(status, kind):
+    """Legal pairs move to the table's status and record (before, kind, after) in the
+    history; illegal ones raise `IllegalTransition` with the exact message and change nothing.
+    A filled order has nothing left, so a 0.5 fill there completes it: kind `fill`."""
+    o = order()
+    for serial, name in enumerate(PATHS[status]):
+        o.apply(event_named(o, name, serial))
+    assert o.status is status
+    event = event_named(o, kind.value, 99)
+    expected = GOLDEN[(status, kind)]
+    before = (o.filled, len(o.history), len(o.fills), o.reason)
+    if expected is None:
+        completes = kind is EventKind.PARTIAL_FILL and status in (S.FILLED, S.SETTLED)
+        named = "fill" if completes else kind.value
+        with pytest.raises(IllegalTransition) as info:
+            o.apply(event)
+        assert str(info.value) == f"order c-1: event {named} is illegal in status {status.value}"
+        assert (info.value.status, info.value.event) == (status.value, named)
+        assert o.status is status and (o.filled, len(o.history), len(o.fills), o.reason) == before
+        assert not o.can_apply(event)
+    else:
+        assert o.can_apply(event)
+        assert o.apply(event) is expected
+        assert o.status is expected and o.history[-1] == (status, kind, expected)
+        assert o.updated_at == T0
