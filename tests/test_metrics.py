@@ -236,3 +236,21 @@ def test_exposure_and_turnover_hand_worked():
     of 1,050 turn the book over 2 times."""
     assert metrics.exposure([0.0, 1.5, 1.5, 0.0, np.nan]) == pytest.approx(0.4)
     assert metrics.turnover([1000.0, -1100.0], [1000.0, 1100.0]) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_drawdown_counts_a_first_period_loss(as_array):
+    """r = [-0.10, 0.05, -0.20]: wealth starts at 1 before the first period, then
+    0.9, 0.945, 0.756; the peak stays 1, so the drawdowns are -0.1, -0.055 and -0.244.
+    Starting the peak at the first period's wealth (0.9) would give only
+    0.756 / 0.945 - 1 = -0.2. empyrical-reloaded (which also starts wealth at 1) agrees."""
+    returns = [-0.10, 0.05, -0.20]
+    data = np.array(returns) if as_array else pd.Series(returns)
+    np.testing.assert_allclose(metrics.drawdown_series(data), [-0.1, -0.055, -0.244], rtol=1e-12)
+    assert metrics.max_drawdown(data) == pytest.approx(-0.244, rel=1e-12)
+    assert metrics.max_drawdown(data) == pytest.approx(empyrical.max_drawdown(data), rel=1e-12)
+    # a lone first-period loss is the whole drawdown
+    assert metrics.max_drawdown([-0.3]) == pytest.approx(-0.3, rel=1e-12)
+    assert metrics.max_drawdown([-0.3]) == pytest.approx(empyrical.max_drawdown(np.array([-0.3])))
+    # Calmar over three periods a year: CAGR = 0.756 - 1 = -0.244, so Calmar = -0.244 / 0.244
+    assert metrics.calmar_ratio(data, annualization=3) == pytest.approx(-1.0, rel=1e-12)
