@@ -1,4 +1,5 @@
-"""Fractional targets with fees and slippage in the bar engine, against a reference loop.
+"""Fractional targets: the bar engine with fees against a reference loop, and the live
+rebalance step from target weights to signed quantities (partial buys and sells, flips).
 
 The contract (`backtest.kernels.simulate_nb`): a target f decided on bar t is filled at
 bar t+1's fill price p so that afterwards the position is exactly f of the account's
@@ -10,6 +11,7 @@ finder (scipy's brentq) on that defining equation, in plain Python, bar by bar.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,17 @@ from scipy.optimize import brentq
 
 from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
 from zvt_pipelines.data.candles import read_candle_file
+from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.portfolio.limits import RiskLimits
+from zvt_pipelines.strategies import (
+    BarStrategy,
+    MarketData,
+    PortfolioView,
+    PositionView,
+    rebalance,
+)
+
+BTC = InstrumentId.parse("binance:BTC/USDT")
 
 
 def reference_fills(targets, base, close, fee_rate, slippage_rate, cash):
@@ -129,3 +142,69 @@ def test_random_fractional_targets_match_the_reference_loop(btc_hourly, fee_bps,
     np.testing.assert_allclose(result.fills["fee"], [f[3] for f in fills], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(result.equity.to_numpy(), equity, rtol=1e-9)
     assert result.fees_paid == pytest.approx(sum(f[3] for f in fills), rel=1e-9, abs=1e-12)
+
+
+# -- the live rebalance step: target weights to signed quantities (strategies/targets.py) ---
+
+
+class FixedWeight(BarStrategy):
+    """Wants `weight` of equity on every bar (negative: short)."""
+
+    strategy_type = "fixed_weight_test"
+    weight = 0.0
+
+    def target_series(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), self.weight)
+
+
+def plan_for(weight: float, held: str, risk_limits: RiskLimits | None = None):
+    """One rebalance at the close of a 50-flat hourly series with equity 1000."""
+    frame = frame_of([50.0] * 4, [50.0] * 4)
+    strategy = FixedWeight(label="fixed", instruments=[BTC], risk_limits=risk_limits)
+    strategy.weight = weight
+    positions = {}
+    if Decimal(held):
+        positions = {BTC: PositionView(BTC, Decimal(held), Decimal(50))}
+    view = MarketData.at_bar_close({BTC: frame}, frame["ts"].iloc[-1], "1h")
+    return rebalance(strategy, view, PortfolioView(equity=Decimal(1000), positions=positions))
+
+
+def caps(max_allocation: str = "1", size: dict | None = None) -> RiskLimits:
+    return RiskLimits(
+        max_allocation=Decimal(max_allocation),
+        stop_loss=Decimal("0.5"),
+        take_profit=Decimal(10),
+        daily_loss_limit=Decimal(10**6),
+        max_leverage=Decimal(1),
+        max_position_size={k: Decimal(v) for k, v in (size or {}).items()},
+    )
+
+
+@pytest.mark.parametrize(
+    ("weight", "held", "quantity", "delta"),
+    [
+        (0.5, "0", "10", "10"),  # 0.5 x 1000 / 50 = 10 units from flat
+        (0.2, "8", "4", "-4"),  # partial sell: 0.2 x 1000 / 50 = 4, sell 4 of 8
+        (0.8, "8", "16", "8"),  # top-up
+        (-0.5, "8", "-10", "-18"),  # flip long 8 -> short 10: sell 18
+        (0.3, "-10", "6", "16"),  # flip short 10 -> long 6: buy 16
+        (0.0, "-10", "0", "10"),  # close a short
+    ],
+)
+def test_target_weights_become_signed_quantities(weight, held, quantity, delta):
+    target = plan_for(weight, held).targets[BTC]
+    assert (target.quantity, target.delta) == (Decimal(quantity), Decimal(delta))
+
+
+@pytest.mark.parametrize(
+    ("weight", "held", "limits", "quantity"),
+    [
+        (-0.5, "8", caps("0.3"), "-6"),  # a flip is new risk: capped at 0.3 x 1000 / 50 = 6
+        (0.5, "0", caps("0.3"), "6"),
+        (0.5, "20", caps("0.3"), "10"),  # a reduction (20 -> 10) is never blocked
+        (0.5, "0", caps("1", {"binance:BTC/USDT": "4"}), "4"),  # size cap below allocation
+        (-0.9, "-2", caps("0.3"), "-6"),  # adding to a short is capped by size, sign kept
+    ],
+)
+def test_target_caps_apply_to_new_risk_only(weight, held, limits, quantity):
+    assert plan_for(weight, held, limits).targets[BTC].quantity == Decimal(quantity)
