@@ -8,8 +8,8 @@ pytest arguments) is `[tool.mutmut]` in pyproject.toml.
 mutmut runs in a staging copy under `$ZVT_HOME/mutation` (default `.zvt/mutation`):
 mutmut 3 never mutates a decorated function, so the copy of `backtest/kernels.py` has its
 `@njit` lines commented out (line numbers kept) and the run sets NUMBA_DISABLE_JIT=1, so
-the kernels are mutated and run as plain Python. Unchanged files keep their timestamps in
-the copy, so mutmut reuses the results of functions that did not change.
+the kernels are mutated and run as plain Python. Only changed files are copied again, so
+mutmut keeps the results of functions that did not change.
 
 The score counts a mutant as killed when a test failed or timed out (an endless loop is
 caught); survivors and mutants no selected test reaches count against it.
@@ -18,6 +18,7 @@ caught); survivors and mutants no selected test reaches count against it.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ MODULES = {
     "kernels": "zvt_pipelines.backtest.kernels",
     "matching": "zvt_pipelines.venues.matching",
 }
+KERNELS = REPO / "zvt_pipelines" / "backtest" / "kernels.py"
 JIT_DECORATOR = re.compile(r"^@njit\b.*$", re.MULTILINE)
 KILLED = {"killed", "timeout", "caught by type check"}
 
@@ -47,18 +49,17 @@ def stage_root() -> Path:
 
 
 def _sync_file(source: Path, target: Path) -> None:
-    """Copy `source` to `target` unless it is already there unchanged (same size and mtime)."""
-    if target.exists():
-        a, b = source.stat(), target.stat()
-        if a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime):
-            return
+    """Copy `source` to `target` when their contents differ. The copy gets a fresh
+    timestamp: mutmut regenerates a mutated file only when its source is newer."""
+    if target.exists() and filecmp.cmp(source, target, shallow=False):
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, target)
+    shutil.copyfile(source, target)
 
 
 def _sync_tree(source: Path, target: Path) -> None:
     for path in source.rglob("*"):
-        if "__pycache__" in path.parts or path.is_dir():
+        if "__pycache__" in path.parts or path.is_dir() or path == KERNELS:
             continue
         _sync_file(path, target / path.relative_to(source))
     for path in target.rglob("*"):  # files deleted in the source
@@ -74,16 +75,13 @@ def without_jit(source: str) -> str:
 def stage() -> Path:
     """Bring the staging copy up to date with the working tree; returns its folder."""
     root = stage_root()
-    for folder in ("zvt_pipelines", "tests"):
+    for folder in ("zvt_pipelines", "tests", "config"):
         _sync_tree(REPO / folder, root / folder)
     _sync_file(REPO / "pyproject.toml", root / "pyproject.toml")
-    kernels = REPO / "zvt_pipelines" / "backtest" / "kernels.py"
-    staged = root / "zvt_pipelines" / "backtest" / "kernels.py"
-    text = without_jit(kernels.read_text())
-    if staged.read_text() != text:
+    staged = root / KERNELS.relative_to(REPO)
+    text = without_jit(KERNELS.read_text())
+    if not staged.exists() or staged.read_text() != text:
         staged.write_text(text)
-    times = kernels.stat()
-    os.utime(staged, (times.st_atime, times.st_mtime))
     return root
 
 
@@ -111,7 +109,8 @@ def statuses(root: Path) -> dict[str, Counter]:
 
 def survivors(root: Path) -> list[str]:
     out = mutmut(root, "results", jobs=1).stdout
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    lines = (line.strip() for line in out.splitlines())
+    return [line for line in lines if line and not line.endswith(": not checked")]
 
 
 def report(root: Path) -> float:
