@@ -338,3 +338,24 @@ def test_a_long_book_refuses_a_short_lot_with_its_name():
         book.open(1, D("1"), D("100"), T1, "l1")
     with pytest.raises(ValueError):
         LotBook("HIFO")
+
+
+def test_sums_never_round_even_beyond_28_digits():
+    """The module promises exact sums (56 significant digits). A lot worth
+    123456789012.123456789012345678 (30 digits) plus one worth 1 is exactly
+    123456789013.123456789012345678; a third of it is 41152263004.041152263004115226 (to 18
+    places); closing the rest for 1e-18 realises exactly 1e-18 minus its entry value.
+    Python's default 28-digit context would round every one of these."""
+    big = D("123456789012.123456789012345678")
+    book = LotBook()
+    book.open(1, D("3"), big, T1, "e1")
+    assert book.entry_value == big
+    [part] = book.close(D("1"), D("1"), TC)
+    assert part.entry_value == D("41152263004.041152263004115226")
+    book.open(1, D("1"), D("1"), T2, "e2")
+    assert book.entry_value == D("82304526009.082304526008230452")
+    closed = book.close(D("3"), D("0.000000000000000001"), TC)
+    assert sum(c.realised_pnl for c in closed) == D("0.000000000000000001") - D(
+        "82304526009.082304526008230452"
+    )
+    assert book.entry_value == 0

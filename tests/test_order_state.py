@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -459,3 +460,24 @@ def test_oco_legs_must_match_on_every_field(field):
         oco_pair(order(), second)
     assert str(info.value) == "OCO legs c-1 and c-2 must share venue, symbol, side and amount"
     assert second.linked_client_order_id is None
+
+
+def test_client_order_id_defaults_and_exact_intent_digest():
+    """Without a strategy the tag is `manual`. An intent id is `zvt-<tag>-` plus the first
+    31 - len(tag) hex digits of sha256 over the parts joined by `|` (so 36 characters);
+    the tag keeps at most 10 letters and digits."""
+    assert new_client_order_id().startswith("zvt-manual-")
+    parts = ("sma", "2024-01-01T00:00Z", "BTC/USDT", "buy", "0.5")
+    digest = hashlib.sha256(b"sma|2024-01-01T00:00Z|BTC/USDT|buy|0.5").hexdigest()
+    assert intent_client_order_id(*parts) == f"zvt-sma-{digest[:28]}"
+    long_tag = intent_client_order_id("a_very_long_strategy_name", "x")
+    assert long_tag.startswith("zvt-averylongs-") and len(long_tag) == 36
+
+
+def test_a_stop_below_one_quote_unit_is_valid():
+    """Cheap coins trade below 1: a stop at 0.5 is a positive stop price."""
+    stop = Order(
+        "c-1", "paper", "DOGE/USDT", Side.SELL, OrderType.STOP_LOSS, D(100), T0,
+        stop_price=D("0.5"),
+    )  # fmt: skip
+    assert stop.stop_price == D("0.5")

@@ -317,3 +317,27 @@ def test_invalid_order_messages(state: RiskState) -> None:
 )
 def test_exit_signal_short_edges(position: D, price: D, expected: ExitReason | None) -> None:
     assert exit_signal(RiskLimits(**LIMITS), position, D("100"), price) is expected
+
+
+def test_small_positive_limits_and_prices_are_valid(state: RiskState) -> None:
+    """Fractions below 1 are ordinary: a 0.5 USDT daily loss limit, a 0.5 BTC size cap, a
+    token priced 0.5, an account of 1 USDT (0.000001 BTC at 60000 is 0.06 = 6 % of it)."""
+    limits = RiskLimits(
+        **{**LIMITS, "daily_loss_limit": D("0.5"), "max_position_size": {"BTC/USDT": D("0.5")}}
+    )
+    assert limits.daily_loss_limit == D("0.5") and limits.max_position_size["BTC/USDT"] == D("0.5")
+    fresh = RiskState(limits)
+    assert (fresh.state, fresh.daily_pnl) == (TradingState.ACTIVE, D("0"))
+    assert isinstance(
+        _order(state, symbol="DOGE/USDT", quantity=D("10"), price=D("0.5")), RiskApproval
+    )
+    for equity in (D("1"), D("0.5")):
+        assert isinstance(_order(state, quantity=D("0.000001"), equity=equity), RiskApproval)
+
+
+def test_a_fractional_long_stops_like_a_whole_one() -> None:
+    """0.5 BTC long from 100: down to 95 is the 5 % stop, up to 110 the 10 % take profit."""
+    limits = RiskLimits(**LIMITS)
+    assert exit_signal(limits, D("0.5"), D("100"), D("95")) is ExitReason.STOP_LOSS
+    assert exit_signal(limits, D("0.5"), D("100"), D("110")) is ExitReason.TAKE_PROFIT
+    assert exit_signal(limits, D("0.5"), D("100"), D("100")) is None
