@@ -379,3 +379,21 @@ def test_exposure_and_turnover_skip_nan_and_use_absolute_notional():
     """Turnover: |500| + |-300| = 800 over mean equity (1000 + 1000) / 2 = 1000: 0.8."""
     assert metrics.turnover([500.0, np.nan, -300.0], [1000.0, np.nan, 1000.0]) == pytest.approx(0.8)
     assert metrics.exposure([np.nan, -1.0]) == pytest.approx(0.5)
+
+
+def test_small_pnls_and_single_values_count():
+    """P&Ls below one quote unit are still wins and losses: [0.5, -0.25] has profit factor
+    2; [0.5] alone has no loss, so +inf. One position value or one equity value is enough:
+    exposure of [1] is 1, turnover of 100 traded on 1000 equity is 0.1."""
+    small = metrics.trade_statistics([0.5, -0.25])
+    assert (small.wins, small.losses, small.profit_factor) == (1, 1, 2.0)
+    assert (small.average_win, small.average_loss) == (0.5, -0.25)
+    assert metrics.trade_statistics([0.5]).profit_factor == np.inf
+    assert metrics.exposure([1.0]) == 1.0
+    assert metrics.turnover([100.0], [1000.0]) == pytest.approx(0.1)
+
+
+def test_drawdown_episode_of_nothing_says_so():
+    with pytest.raises(ValueError) as info:
+        metrics.drawdown_episode(pd.Series([], dtype="float64"))
+    assert str(info.value) == "equity curve: no values"
