@@ -1,6 +1,6 @@
 """`make mutation`: mutmut on the money paths, one module at a time, then the score per module.
 
-Run: `.venv/bin/python benchmarks/mutation_score.py [module ...] [--report] [--jobs N]`
+Run: `.venv/bin/python benchmarks/mutation_score.py [module ...] [--survivors] [--report]`
 (module names as in MODULES, e.g. `throttle`; none means all, matching last). CPU-heavy:
 it runs under `nice` and is kept out of `make test` and CI. Configuration (files, tests,
 pytest arguments) is `[tool.mutmut]` in pyproject.toml.
@@ -108,9 +108,12 @@ def statuses(root: Path) -> dict[str, Counter]:
 
 
 def survivors(root: Path) -> list[str]:
+    """`name: status` of every tested mutant that was not killed (nor timed out)."""
     out = mutmut(root, "results", jobs=1).stdout
     lines = (line.strip() for line in out.splitlines())
-    return [line for line in lines if line and not line.endswith(": not checked")]
+    return [
+        line for line in lines if line and line.rpartition(": ")[2] not in KILLED | {"not checked"}
+    ]
 
 
 def report(root: Path) -> float:
@@ -141,6 +144,9 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the last results")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested in parallel")
+    parser.add_argument(
+        "--survivors", action="store_true", help="retest only the mutants not killed last time"
+    )
     options = parser.parse_args()
     unknown = [name for name in options.modules if name not in MODULES]
     if unknown:
@@ -149,7 +155,13 @@ def main() -> None:
     if not options.report:
         for name in options.modules or list(MODULES):
             print(f"== mutating {MODULES[name]} (in {root})", flush=True)
-            result = mutmut(root, "run", f"{MODULES[name]}.*", jobs=options.jobs)
+            targets = [f"{MODULES[name]}.*"]
+            if options.survivors:
+                left = [line.rpartition(": ")[0] for line in survivors(root)]
+                targets = [m for m in left if m.startswith(MODULES[name] + ".")]
+                if not targets:
+                    continue
+            result = mutmut(root, "run", *targets, jobs=options.jobs)
             if result.returncode != 0:
                 raise SystemExit(f"mutmut run for {name} failed with exit code {result.returncode}")
     report(root)
