@@ -11,7 +11,7 @@ VENV := .venv
 export ZVT_HOME ?= $(CURDIR)/.zvt
 export DAGSTER_HOME ?= $(ZVT_HOME)/dagster
 
-.PHONY: setup demo test lint ui mlflow bench clean
+.PHONY: setup demo test lint ui mlflow bench mutation clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -43,6 +43,11 @@ ui: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/run_all.py
+
+# Mutation testing of the money paths (slow, CPU-heavy, not part of `make test` or CI):
+# mutmut per module, then the score. `make mutation MODULES="throttle order"` limits it.
+mutation: setup
+	$(VENV)/bin/python benchmarks/mutation_score.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(ZVT_HOME)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -34,16 +35,25 @@ def postgres_answers(url: str = PG_URL) -> bool:
         return False
 
 
+def running_in_ci(env: Mapping[str, str] = os.environ) -> bool:
+    """True only when `CI` is exactly ``true`` (as GitHub Actions and GitLab set it);
+    ``CI=false``, ``CI=0`` or an empty value is a developer machine."""
+    return env.get("CI") == "true"
+
+
+def require_postgres(url: str = PG_URL, env: Mapping[str, str] = os.environ) -> str:
+    """`url` when a server answers there; otherwise fail in CI and skip elsewhere."""
+    if postgres_answers(url):
+        return url
+    if running_in_ci(env):
+        pytest.fail(f"CI must have PostgreSQL at {url} (set ZVT_TEST_PG_URL)")
+    pytest.skip(f"no PostgreSQL server answers at {url} (set ZVT_TEST_PG_URL to run these tests)")
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """URL of a reachable PostgreSQL server; in CI its absence is a failure, not a skip."""
-    if postgres_answers():
-        return PG_URL
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must have PostgreSQL at {PG_URL} (set ZVT_TEST_PG_URL)")
-    pytest.skip(
-        f"no PostgreSQL server answers at {PG_URL} (set ZVT_TEST_PG_URL to run these tests)"
-    )
+    return require_postgres()
 
 
 @pytest.fixture

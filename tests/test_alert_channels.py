@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.smtp_sink import SmtpSink
+from tests.fakes.smtp_tls import TlsSmtpServer
 from tests.fakes.twilio_api import FakeTwilio
 from tests.fakes.webhook_sink import RecordingServer, signature_valid
 from zvt_pipelines.alerts.channels.base import Message
@@ -217,3 +218,62 @@ def test_cli_functions_send_a_test_alert_and_list_it(tmp_path):
     assert row.deliveries == "slack=delivered"
     assert "zvt test alert on slack" in format_alert_rows([row])
     db.dispose()
+
+
+SMTP_USER, SMTP_PASSWORD = "alerts@example.org", "s3cret-Pass"
+
+
+def smtp_env(server: TlsSmtpServer, password: str = SMTP_PASSWORD, **extra: str) -> dict:
+    """The environment a user sets for email alerts over STARTTLS with a login."""
+    return {
+        "ZVT_SMTP_HOST": "127.0.0.1",
+        "ZVT_SMTP_PORT": str(server.port),
+        "ZVT_ALERT_EMAIL_FROM": "zvt@example.org",
+        "ZVT_ALERT_EMAIL_TO": "ops@example.org, risk@example.org",
+        "ZVT_SMTP_USER": SMTP_USER,
+        "ZVT_SMTP_PASSWORD": password,
+        "ZVT_SMTP_TIMEOUT": "10",
+    } | extra
+
+
+@pytest.fixture
+def tls_smtp(tmp_path, monkeypatch):
+    """A STARTTLS-only SMTP server with one account; the client trusts its throwaway CA
+    through SSL_CERT_FILE, read by `ssl.create_default_context()` as OpenSSL documents."""
+    with TlsSmtpServer(tmp_path, SMTP_USER, SMTP_PASSWORD) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+        yield server
+
+
+def test_email_over_starttls_with_login_arrives(alert, tls_smtp):
+    channel = channels_from_env(smtp_env(tls_smtp))["email"]
+    assert channel.starttls and "s3cret" not in repr(channel)
+    channel.send(Message(alert, 1, "", None))
+    [delivery] = tls_smtp.received
+    assert delivery.login == SMTP_USER and delivery.cipher is not None  # over TLS, logged in
+    assert delivery.recipients == ["ops@example.org", "risk@example.org"]
+    assert "BTC/USDT crossed above 50000" in delivery.message["Subject"]
+    assert tls_smtp.accounts.attempts  # the server checked the password
+
+
+def test_email_wrong_password_is_a_login_error_not_retried(alert, tls_smtp):
+    channel = channels_from_env(smtp_env(tls_smtp, password="wrong"))["email"]
+    with pytest.raises(ChannelError) as caught:
+        channel.send(Message(alert, 1, "", None))
+    assert str(caught.value) == "channel 'email': SMTP login refused (535)"
+    assert caught.value.retryable is False and tls_smtp.received == []
+
+
+def test_email_without_starttls_is_refused_by_a_server_that_requires_it(alert, tls_smtp):
+    env = smtp_env(tls_smtp, ZVT_SMTP_STARTTLS="false")
+    env.pop("ZVT_SMTP_USER")
+    with pytest.raises(ChannelError, match="SMTP 530") as caught:
+        channels_from_env(env)["email"].send(Message(alert, 1, "", None))
+    assert caught.value.retryable is False and tls_smtp.received == []
+
+
+def test_email_refuses_a_server_certificate_it_does_not_trust(alert, tls_smtp, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_smtp.ca_file.with_name("missing.pem")))
+    with pytest.raises(ChannelError, match="CERTIFICATE_VERIFY_FAILED"):
+        channels_from_env(smtp_env(tls_smtp))["email"].send(Message(alert, 1, "", None))
+    assert tls_smtp.received == []

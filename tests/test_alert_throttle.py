@@ -173,3 +173,58 @@ def test_preferences_file_and_queued_digest(tmp_path):
     digest = queued_digest(alerts, T0)
     assert digest.title == "Digest: 2 alerts" and digest.severity is Severity.HIGH
     assert digest.body.splitlines()[0].endswith("[HIGH] title b")
+
+
+def test_the_window_closes_exactly_at_the_cooldown():
+    """Cooldown 15 min from 12:00: 12:14:59.999999 is still inside (suppressed, nothing due);
+    12:15:00 exactly is outside: the alert passes again and the one suppressed before is
+    handed out as a summary."""
+    clock = ManualClock()
+    throttle = Throttle(cooldown=timedelta(minutes=15), clock=clock)
+    alert = make_alert()
+    assert throttle.admit("email", "", alert)
+    clock.now = T0 + timedelta(minutes=15) - timedelta(microseconds=1)
+    assert not throttle.admit("email", "", alert)
+    assert throttle.due() == [] and throttle.pending_count() == 1
+    clock.now = T0 + timedelta(minutes=15)
+    assert throttle.admit("email", "", alert)
+    [summary] = throttle.due()
+    assert (summary.count, summary.first_at, summary.last_at) == (
+        1,
+        T0 + timedelta(minutes=15) - timedelta(microseconds=1),
+        T0 + timedelta(minutes=15) - timedelta(microseconds=1),
+    )
+    assert throttle.pending_count() == 0
+
+
+def test_due_closes_each_channel_at_its_own_cooldown():
+    """sms cools down in 5 min, the default in 60: at exactly 12:05 only the sms window is
+    due (one suppressed trigger); the slack window stays open and keeps counting."""
+    clock = ManualClock()
+    throttle = Throttle(
+        cooldown=timedelta(hours=1), cooldowns={"sms": timedelta(minutes=5)}, clock=clock
+    )
+    alert = make_alert()
+    for channel in ("sms", "slack"):
+        assert throttle.admit(channel, "+1555", alert)
+    clock.advance(minutes=1)
+    assert not throttle.admit("sms", "+1555", alert)
+    assert not throttle.admit("slack", "+1555", alert)
+    clock.now = T0 + timedelta(minutes=5)
+    [summary] = throttle.due()
+    assert (summary.channel, summary.recipient, summary.count) == ("sms", "+1555", 1)
+    assert summary.dedup_key == alert.dedup_key and summary.sample == alert
+    assert throttle.pending_count() == 1  # slack's window is still open
+    assert throttle.cooldown_for("sms") == timedelta(minutes=5)
+    assert throttle.cooldown_for("slack") == timedelta(hours=1)
+
+
+def test_zero_cooldown_passes_everything_and_negative_is_refused():
+    clock = ManualClock()
+    throttle = Throttle(cooldown=timedelta(0), clock=clock)
+    assert all(throttle.admit("slack", "", make_alert()) for _ in range(3))
+    assert throttle.due() == []
+    with pytest.raises(AlertConfigError, match=r"cooldown for 'sms' datetime.timedelta\(days=-1"):
+        Throttle(cooldowns={"sms": timedelta(seconds=-1)})
+    with pytest.raises(AlertConfigError, match="cooldown for 'default'"):
+        Throttle(cooldown=timedelta(seconds=-1))

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.reference_engines import reference_engine
 from zvt_pipelines.backtest.contract import run_sma_cross, run_sma_cross_contract
 from zvt_pipelines.data.candles import read_candle_file, slice_candles
 
-bt = pytest.importorskip("backtrader")
-vbt = pytest.importorskip("vectorbt")
+bt = reference_engine("backtrader")
+vbt = reference_engine("vectorbt")
 
 CASH = 10_000.0
 CASES = [(10, 30, 10.0), (5, 20, 0.0), (24, 96, 25.0)]
@@ -247,3 +248,13 @@ def test_contract_summary_is_json_and_describes_the_run(btc_1h):
         "var_95",
         "cvar_95",
     }
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", ImportError), ("false", None), ("1", None)])
+def test_a_missing_reference_engine_fails_in_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
+    """Only CI=true (exactly) is CI: there the parity tests must not skip past a missing
+    backtrader or vectorbt."""
+    monkeypatch.setenv("CI", ci)
+    expected = outcome or pytest.skip.Exception
+    with pytest.raises(expected):
+        reference_engine("zvt_no_such_reference_engine")

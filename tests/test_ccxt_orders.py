@@ -31,6 +31,11 @@ SYMBOL = "BTC/USDT"
 ORDER = "/api/v3/order"
 SPOT_ONLY = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
 KEY, SECRET = "key-0123456789", "right-secret-xyz"
+# Margins that hold on a loaded 2-core machine: an ordinary request has CLIENT_TIMEOUT_MS
+# to answer (it needs a few ms idle), and a scripted late answer comes LATE_S after the
+# request, a full 1.5 s after the client has given up.
+CLIENT_TIMEOUT_MS = 1_500
+LATE_S = 3.0
 
 
 @pytest.fixture
@@ -59,7 +64,7 @@ def make_venue(em: BinanceEmulator, secret: str = SECRET, attempts: int = 3) -> 
         credentials=Credentials(api_key=KEY, secret=secret),
         options=SPOT_ONLY,
         urls={"public": api, "private": api},
-        timeout_ms=300,
+        timeout_ms=CLIENT_TIMEOUT_MS,
         rate_limit_ms=1,
         retry=RetryPolicy(max_attempts=attempts, base_delay=0.001, max_delay=0.01),
     )
@@ -163,11 +168,11 @@ def test_persistent_5xx_is_venue_unavailable(venue, emulator):
 
 
 def test_create_timeout_then_retry_leaves_exactly_one_order(manager, emulator, book):
-    """Attempt 1 places the order but answers after 0.4 s (client timeout 0.3 s). Binance
+    """Attempt 1 places the order but answers after LATE_S (past the client timeout). Binance
     accepts a client id again once its order has filled, so nothing is resent blindly:
     attempt 2 looks the order up by its client id (that answer is late too), attempt 3 finds
     it and adopts it: one POST, one order, one fill, FILLED."""
-    emulator.inject(ORDER, Fault.slow(0.4), Fault.slow(0.4))
+    emulator.inject(ORDER, Fault.slow(LATE_S), Fault.slow(LATE_S))
     order = manager.submit(
         manager.new_order("binance", SYMBOL, "buy", "market", D("0.1")), D("101")
     )
@@ -199,7 +204,7 @@ def test_fill_while_resting_is_found_in_my_trades(manager, book):
 
 
 def test_persistent_timeouts_are_venue_unavailable(venue, emulator):
-    """Three answers slower than the 0.3 s client timeout exhaust the 3 attempts."""
-    emulator.inject("/api/v3/openOrders", *[Fault.slow(0.4)] * 3)
+    """Three answers slower than the client timeout exhaust the 3 attempts."""
+    emulator.inject("/api/v3/openOrders", *[Fault.slow(LATE_S)] * 3)
     with pytest.raises(VenueUnavailable, match="RequestTimeout"):
         venue.fetch_open_orders(SYMBOL)

@@ -33,6 +33,11 @@ from zvt_pipelines.venues.retry import RetryPolicy
 
 KLINES = "/api/v3/klines"
 SPOT_ONLY = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+# Margins that hold on a loaded 2-core machine: an ordinary request has CLIENT_TIMEOUT_MS
+# to answer (it needs a few ms idle), and a scripted late answer comes LATE_S after the
+# request, a full 1.5 s after the client has given up.
+CLIENT_TIMEOUT_MS = 1_500
+LATE_S = 3.0
 FAST_RETRY = RetryPolicy(max_attempts=5, base_delay=0.001, max_delay=0.01)
 SERVED_FROM = pd.Timestamp("2025-06-02", tz="UTC")
 SERVED_TO = pd.Timestamp("2025-06-07", tz="UTC")
@@ -59,12 +64,12 @@ def emulator(btc_1m: pd.DataFrame):
 def make_venue(em: BinanceEmulator, **kwargs) -> CcxtVenue:
     """A venue on the emulator with test-sized timeouts, rate limit and backoff."""
     kwargs.setdefault("retry", FAST_RETRY)
+    kwargs.setdefault("timeout_ms", CLIENT_TIMEOUT_MS)
     api = f"{em.base_url}/api/v3"
     return CcxtVenue(
         "binance",
         options=SPOT_ONLY,
         urls={"public": api, "private": api},
-        timeout_ms=300,
         rate_limit_ms=1,
         **kwargs,
     )
@@ -177,7 +182,7 @@ def first_candles(btc_1m: pd.DataFrame, count: int) -> list[list[float]]:
 def test_timeouts_are_retried_and_the_data_arrives(emulator, btc_1m):
     venue = make_venue(emulator)
     venue.load_markets()
-    emulator.inject(KLINES, Fault.slow(0.6), Fault.slow(0.6))
+    emulator.inject(KLINES, Fault.slow(LATE_S), Fault.slow(LATE_S))
 
     rows = venue.fetch_ohlcv("BTC/USDT", "1m", since=ms(START), limit=10)
 
@@ -413,7 +418,7 @@ def test_create_order_with_client_id_is_retried_and_never_doubled(emulator):
 
     # placed, but the answer comes too late: the order is looked up by its client id and
     # adopted, never sent again
-    emulator.inject("/api/v3/order", Fault.slow(0.6))
+    emulator.inject("/api/v3/order", Fault.slow(LATE_S))
     late = venue.create_order("BTC/USDT", "limit", "buy", 0.001, 60000, {"clientOrderId": "c-2"})
     assert late["clientOrderId"] == "c-2" and list(orders) == ["c-1", "c-2"]
     assert [r.method for r in emulator.requests("/api/v3/order")][3:] == ["POST", "GET"]
@@ -423,7 +428,7 @@ def test_create_order_without_client_id_is_not_retried(emulator):
     orders = install_order_route(emulator)
     venue = make_venue(emulator, credentials=Credentials(emulator.api_key, emulator.secret))
     venue.load_markets()
-    emulator.inject("/api/v3/order", Fault.slow(0.6))
+    emulator.inject("/api/v3/order", Fault.slow(LATE_S))
 
     with pytest.raises(VenueUnavailable, match=r"create_order .*not retried.*outcome is unknown"):
         venue.create_order("BTC/USDT", "limit", "buy", 0.001, 60000)

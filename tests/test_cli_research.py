@@ -232,3 +232,29 @@ def test_event_engine_agrees_with_the_bar_engine_on_the_contract(tmp_path, share
         env={"ZVT_HOME": str(tmp_path)},
     )
     assert bad.exit_code == 2 and "--market 'binance:BTC/USDT'" in bad.output
+
+
+def test_backtest_without_params_uses_the_family_defaults_on_both_paths(tmp_path, shared_data):
+    """`zvt backtest` with no `--param` runs SmaCrossParams' defaults (fast 10, slow 30)
+    whether it takes the contract path or, with `--slippage-bps`/`--fill-price`, the
+    family path: each default run equals the same command with the windows spelled out,
+    and differs from the 20/100 that the contract path used to assume."""
+    from typer.testing import CliRunner
+
+    from zvt_pipelines.cli import app
+
+    data = shared_data / "binance_ETH-USDT_1h.csv.gz"
+    common = ["backtest", "--data", str(data), "--start", "2024-01-01", "--end", "2024-04-01"]
+    common += ["--json", "--no-track"]
+
+    def run(*extra: str) -> dict:
+        result = CliRunner().invoke(app, [*common, *extra], env={"ZVT_HOME": str(tmp_path)})
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        return {"trades": summary["trades"], "final_equity": summary["final_equity"]}
+
+    explicit = ("--param", "fast=10", "--param", "slow=30")
+    for path in ((), ("--slippage-bps", "5"), ("--fill-price", "close")):
+        default_run, spelled_out = run(*path), run(*path, *explicit)
+        assert default_run == spelled_out, path
+        assert default_run != run(*path, "--param", "fast=20", "--param", "slow=100"), path

@@ -202,3 +202,59 @@ def test_bad_window_is_config_error():
         ind.ema([1.0, 2.0], 0)
     with pytest.raises(ConfigError, match="fast 26 / slow 12"):
         ind.macd([1.0] * 40, 26, 12)
+
+
+def test_equal_averages_are_equal_floats_and_the_cross_waits_for_a_real_move():
+    """Closes 0.05, 0.08, 0.1, 0.1, 0.1, 0.1, 0.09; fast SMA(2) against slow SMA(3).
+
+    Exact arithmetic:  t=3 fast 0.1 > slow 0.28/3;  t=4, t=5 fast 0.1 = slow 0.3/3 = 0.1
+    (a tie: no cross);  t=6 fast 0.19/2 = 0.095 < slow 0.29/3 = 0.0966..., after a tie:
+    the cross below fires at t=6. Summed left to right in floats, 0.1 + 0.1 + 0.1 =
+    0.30000000000000004, so the slow mean at t=4 is 0.10000000000000002 > 0.1 and a
+    strict cross below would fire at t=4, two bars early.
+    """
+    from zvt_pipelines.backtest.signals import sma_cross_targets
+
+    close = np.array([0.05, 0.08, 0.1, 0.1, 0.1, 0.1, 0.09])
+    assert (0.1 + 0.1 + 0.1) / 3 > 0.1  # the noise this guards against
+    fast, slow = ind.sma(close, 2), ind.sma(close, 3)
+    assert fast[4] == slow[4] == 0.1 and fast[5] == slow[5] == 0.1
+    targets = sma_cross_targets(close, 2, 3)
+    assert np.flatnonzero(~np.isnan(targets)).tolist() == [6]
+    assert targets[6] == 0.0
+
+
+def test_sma_is_the_exact_decimal_mean_rounded_once(shared_data):
+    """On 3,000 real BNB closes (prices with up to 4 decimals): every SMA value equals the
+    exact mean of the printed decimals (fractions.Fraction), rounded once to a float."""
+    from fractions import Fraction
+
+    from zvt_pipelines.data.candles import read_candle_file
+
+    close = read_candle_file(shared_data / "binance_BNB-USDT_1h.csv.gz")["close"].to_numpy()
+    close = close[:3_000]
+    exact = [Fraction(repr(value)) for value in close.tolist()]
+    for window in (2, 3, 7, 50):
+        got = ind.sma(close, window)
+        expected = [
+            float(sum(exact[t - window + 1 : t + 1]) / window) for t in range(window - 1, 3_000)
+        ]
+        assert got[window - 1 :].tolist() == expected, window
+
+
+def test_sma_of_values_that_are_no_short_decimals_is_fsum_over_the_window(ohlc):
+    """Simulated prices (17 significant digits): the window sum rounded once, as math.fsum,
+    divided by the window -- backtrader's SMA, bit for bit."""
+    close = ohlc[2]
+    for window in (3, 20):
+        values = close.tolist()
+        expected = [
+            math.fsum(values[t - window + 1 : t + 1]) / window for t in range(window - 1, 300)
+        ]
+        assert ind.sma(close, window)[window - 1 :].tolist() == expected
+
+
+def test_sma_is_nan_for_windows_holding_a_nan():
+    """Windows of 2 over 1, NaN, 2, 3: NaN, NaN, NaN, 2.5."""
+    got = ind.sma(np.array([1.0, np.nan, 2.0, 3.0]), 2)
+    assert np.isnan(got[:3]).all() and got[3] == 2.5

@@ -198,3 +198,164 @@ def test_quantity_is_signed_sum_and_flat_pnl_is_method_free(trades, close_price,
         results[method] = position.realised_pnl
         assert position.realised_pnl == cash
     assert len(set(results.values())) == 1
+
+
+# -- the lot book itself: which lots a close consumes, exact values, guards ---------------------
+
+T1, T2, T3, TC = (T0 + timedelta(hours=h) for h in (1, 2, 3, 9))
+
+
+def three_lots(method: AccountingMethod) -> LotBook:
+    """Long lots: 1 for 100 (e1), 2 for 260 (e2, 130 each), 1 for 150 (e3)."""
+    book = LotBook(method)
+    book.open(1, D("1"), D("100"), T1, "e1")
+    book.open(1, D("2"), D("260"), T2, "e2")
+    book.open(1, D("1"), D("150"), T3, "e3")
+    return book
+
+
+def closed_rows(closed):
+    return [(c.quantity, c.entry_value, c.exit_value, c.realised_pnl, c.opened_at) for c in closed]
+
+
+def test_fifo_close_consumes_oldest_first_and_splits_the_exit_value():
+    """Close 2.5 for 375 (150 each). FIFO takes e1 whole: entry 100, exit 375 x 1/2.5 = 150,
+    PnL 50; then 1.5 of e2: entry 260 x 1.5/2 = 195, exit the remainder 225, PnL 30.
+    Left: 0.5 of e2 (value 65) and e3."""
+    book = three_lots(AccountingMethod.FIFO)
+    closed = book.close(D("2.5"), D("375"), TC)
+    assert closed_rows(closed) == [
+        (D("1"), D("100"), D("150"), D("50"), T1),
+        (D("1.5"), D("195"), D("225"), D("30"), T2),
+    ]
+    assert all(c.closed_at == TC and c.direction == 1 for c in closed)
+    assert [(lot.quantity, lot.entry_value, lot.execution_id) for lot in book.lots] == [
+        (D("0.5"), D("65"), "e2"),
+        (D("1"), D("150"), "e3"),
+    ]
+    assert (book.quantity, book.entry_value, book.direction) == (D("1.5"), D("215"), 1)
+    assert book.lots[0].entry_price == D("130") and book.lots[0].opened_at == T2
+
+
+def test_lifo_close_consumes_newest_first():
+    """LIFO takes e3 whole (entry 150, exit 150, PnL 0), then 1.5 of e2 (195 vs 225: 30).
+    Left: e1 and 0.5 of e2."""
+    book = three_lots(AccountingMethod.LIFO)
+    closed = book.close(D("2.5"), D("375"), TC)
+    assert closed_rows(closed) == [
+        (D("1"), D("150"), D("150"), D("0"), T3),
+        (D("1.5"), D("195"), D("225"), D("30"), T2),
+    ]
+    assert [(lot.quantity, lot.entry_value, lot.execution_id) for lot in book.lots] == [
+        (D("1"), D("100"), "e1"),
+        (D("0.5"), D("65"), "e2"),
+    ]
+
+
+def test_average_cost_merges_lots_into_one():
+    """All three merge into 4 for 510 (127.5 each), dated by the first. Closing 2.5 for 375
+    takes 510 x 2.5/4 = 318.75: PnL 56.25; 1.5 for 191.25 is left."""
+    book = three_lots(AccountingMethod.AVERAGE)
+    assert [(lot.quantity, lot.entry_value, lot.opened_at) for lot in book.lots] == [
+        (D("4"), D("510"), T1)
+    ]
+    assert book.lots[0].execution_id == "e1"
+    closed = book.close(D("2.5"), D("375"), TC)
+    assert closed_rows(closed) == [(D("2.5"), D("318.75"), D("375"), D("56.25"), T1)]
+    assert (book.quantity, book.entry_value) == (D("1.5"), D("191.25"))
+
+
+def test_short_lots_realise_entry_minus_exit_and_flat_resets_the_side():
+    """Short 2 for 200 received; buying 1 back for 90 realises 100 - 90 = 10, the other for
+    120 loses 20. Flat, the book takes a long."""
+    book = LotBook("LIFO")
+    book.open(-1, D("2"), D("200"), T1, "s1")
+    [first] = book.close(D("1"), D("90"), T2)
+    assert (first.realised_pnl, first.direction) == (D("10"), -1)
+    [second] = book.close(D("1"), D("120"), T3)
+    assert second.realised_pnl == D("-20")
+    assert (book.direction, book.quantity, book.entry_value, book.lots) == (0, 0, 0, ())
+    book.open(1, D("1"), D("50"), TC, "l1")
+    assert book.direction == 1 and book.method is AccountingMethod.LIFO
+
+
+def test_exit_shares_are_rounded_and_the_last_takes_the_remainder():
+    """Three lots of 1 (for 10 each) closed at once for 100: the first two exit shares are
+    100 x 1/3 rounded to 18 places, 33.333333333333333333; the last is what is left,
+    33.333333333333333334, so the three add up to exactly 100."""
+    book = LotBook()
+    for n in range(3):
+        book.open(1, D("1"), D("10"), T1, f"e{n}")
+    closed = book.close(D("3"), D("100"), TC)
+    third = D("33.333333333333333333")
+    assert [c.exit_value for c in closed] == [third, third, D("33.333333333333333334")]
+    assert sum(c.exit_value for c in closed) == D("100")
+    assert [c.realised_pnl for c in closed] == [third - 10, third - 10, D("23.333333333333333334")]
+
+
+def test_partial_entry_share_keeps_the_book_exact():
+    """One lot of 3 for 100: closing 1 takes 100/3 = 33.333333333333333333 of entry value and
+    leaves 66.666666666666666667, so entry values taken out plus left add up to 100."""
+    book = LotBook()
+    book.open(1, D("3"), D("100"), T1, "e1")
+    [closed] = book.close(D("1"), D("40"), TC)
+    assert closed.entry_value == D("33.333333333333333333")
+    assert book.entry_value == book.lots[0].entry_value == D("66.666666666666666667")
+    [rest] = book.close(D("2"), D("80"), TC)
+    assert rest.entry_value == D("66.666666666666666667") and book.entry_value == 0
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (lambda b: b.open(1, D("0"), D("1"), T1, "x"), "lot quantity 0: must be positive"),
+        (
+            lambda b: b.open(2, D("1"), D("1"), T1, "x"),
+            "lot direction 2: must be +1 (long) or -1 (short)",
+        ),
+        (
+            lambda b: b.open(-1, D("1"), D("1"), T1, "x"),
+            "cannot open a short lot on a book holding the other side; close it first",
+        ),
+        (lambda b: b.close(D("0"), D("1"), T1), "close quantity 0: must be positive"),
+        (lambda b: b.close(D("-1"), D("1"), T1), "close quantity -1: must be positive"),
+        (lambda b: b.close(D("1.5"), D("1"), T1), "close quantity 1.5 exceeds open quantity 1"),
+    ],
+)
+def test_lot_book_guards_name_the_value(action, message):
+    book = LotBook()
+    book.open(1, D("1"), D("100"), T1, "e1")
+    with pytest.raises(PositionError) as info:
+        action(book)
+    assert str(info.value) == message
+    assert (book.quantity, book.entry_value, book.direction) == (D("1"), D("100"), 1)
+
+
+def test_a_long_book_refuses_a_short_lot_with_its_name():
+    book = LotBook()
+    book.open(-1, D("1"), D("100"), T1, "s1")
+    with pytest.raises(PositionError, match="cannot open a long lot"):
+        book.open(1, D("1"), D("100"), T1, "l1")
+    with pytest.raises(ValueError):
+        LotBook("HIFO")
+
+
+def test_sums_never_round_even_beyond_28_digits():
+    """The module promises exact sums (56 significant digits). A lot worth
+    123456789012.123456789012345678 (30 digits) plus one worth 1 is exactly
+    123456789013.123456789012345678; a third of it is 41152263004.041152263004115226 (to 18
+    places); closing the rest for 1e-18 realises exactly 1e-18 minus its entry value.
+    Python's default 28-digit context would round every one of these."""
+    big = D("123456789012.123456789012345678")
+    book = LotBook()
+    book.open(1, D("3"), big, T1, "e1")
+    assert book.entry_value == big
+    [part] = book.close(D("1"), D("1"), TC)
+    assert part.entry_value == D("41152263004.041152263004115226")
+    book.open(1, D("1"), D("1"), T2, "e2")
+    assert book.entry_value == D("82304526009.082304526008230452")
+    closed = book.close(D("3"), D("0.000000000000000001"), TC)
+    assert sum(c.realised_pnl for c in closed) == D("0.000000000000000001") - D(
+        "82304526009.082304526008230452"
+    )
+    assert book.entry_value == 0

@@ -236,3 +236,164 @@ def test_exposure_and_turnover_hand_worked():
     of 1,050 turn the book over 2 times."""
     assert metrics.exposure([0.0, 1.5, 1.5, 0.0, np.nan]) == pytest.approx(0.4)
     assert metrics.turnover([1000.0, -1100.0], [1000.0, 1100.0]) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_drawdown_counts_a_first_period_loss(as_array):
+    """r = [-0.10, 0.05, -0.20]: wealth starts at 1 before the first period, then
+    0.9, 0.945, 0.756; the peak stays 1, so the drawdowns are -0.1, -0.055 and -0.244.
+    Starting the peak at the first period's wealth (0.9) would give only
+    0.756 / 0.945 - 1 = -0.2. empyrical-reloaded (which also starts wealth at 1) agrees."""
+    returns = [-0.10, 0.05, -0.20]
+    data = np.array(returns) if as_array else pd.Series(returns)
+    np.testing.assert_allclose(metrics.drawdown_series(data), [-0.1, -0.055, -0.244], rtol=1e-12)
+    assert metrics.max_drawdown(data) == pytest.approx(-0.244, rel=1e-12)
+    assert metrics.max_drawdown(data) == pytest.approx(empyrical.max_drawdown(data), rel=1e-12)
+    # a lone first-period loss is the whole drawdown
+    assert metrics.max_drawdown([-0.3]) == pytest.approx(-0.3, rel=1e-12)
+    assert metrics.max_drawdown([-0.3]) == pytest.approx(empyrical.max_drawdown(np.array([-0.3])))
+    # Calmar over three periods a year: CAGR = 0.756 - 1 = -0.244, so Calmar = -0.244 / 0.244
+    assert metrics.calmar_ratio(data, annualization=3) == pytest.approx(-1.0, rel=1e-12)
+
+
+def test_two_returns_are_enough_and_one_is_not():
+    """r = [0.01, 0.03]: mean 0.02, sample std sqrt(2 x 0.0001 / 1) = 0.0141421;
+    annualization 4: volatility 0.0282843, Sharpe 0.02 / 0.0141421 x 2 = 2.8284271;
+    no period below 0, so Sortino is +inf; downside risk 0."""
+    r = [0.01, 0.03]
+    assert metrics.annual_volatility(r, annualization=4) == pytest.approx(2 * np.sqrt(2) / 100)
+    assert metrics.sharpe_ratio(r, annualization=4) == pytest.approx(2 * np.sqrt(2))
+    assert metrics.sortino_ratio(r, annualization=4) == np.inf
+    assert metrics.downside_risk(r, annualization=4) == 0.0
+    for one in ([0.01], [0.01, np.nan]):
+        assert np.isnan(metrics.annual_volatility(one))
+        assert np.isnan(metrics.sharpe_ratio(one))
+        assert np.isnan(metrics.sortino_ratio(one))
+
+
+def test_downside_risk_and_sortino_by_hand():
+    """r = [0.02, -0.01, -0.03, 0.04], required 0, annualization 1: shortfalls 0, -0.01,
+    -0.03, 0; downside risk sqrt((0.0001 + 0.0009) / 4) = 0.0158114; mean 0.005, so
+    Sortino 0.005 / 0.0158114 = 0.3162278. With required return 0.02 the shortfalls are 0,
+    -0.03, -0.05, 0: sqrt(0.0034 / 4) = 0.0291548 and the mean excess is -0.015."""
+    r = [0.02, -0.01, -0.03, 0.04]
+    assert metrics.downside_risk(r, annualization=1) == pytest.approx(np.sqrt(0.001 / 4))
+    assert metrics.sortino_ratio(r, annualization=1) == pytest.approx(0.005 / np.sqrt(0.00025))
+    assert metrics.downside_risk(r, 0.02, annualization=1) == pytest.approx(np.sqrt(0.0034 / 4))
+    assert metrics.sortino_ratio(r, 0.02, annualization=1) == pytest.approx(
+        -0.015 / np.sqrt(0.0034 / 4)
+    )
+    assert np.isnan(metrics.downside_risk([]))
+
+
+def test_empty_and_nan_inputs_follow_the_documented_rules():
+    for function in (
+        metrics.total_return,
+        metrics.cagr,
+        metrics.max_drawdown,
+        metrics.value_at_risk,
+        metrics.conditional_value_at_risk,
+        metrics.exposure,
+    ):
+        assert np.isnan(function([])), function.__name__
+    # NaN counts as no change in the total, but as elapsed time in CAGR (3 periods a year)
+    assert metrics.total_return([0.1, np.nan, 0.1]) == pytest.approx(0.21)
+    assert metrics.cagr([0.1, np.nan, 0.1], annualization=3) == pytest.approx(0.21)
+    assert metrics.cagr([0.1, np.nan, 0.1], annualization=6) == pytest.approx(1.21**2 - 1)
+    np.testing.assert_allclose(metrics.drawdown_series([0.1, np.nan, -0.1]), [0, 0, -0.1])
+    assert np.isnan(metrics.calmar_ratio([]))
+    assert np.isnan(metrics.turnover([100.0], []))
+    with pytest.raises(ValueError, match=r"returns: expected one dimension, got shape \(2, 2\)"):
+        metrics.total_return(np.zeros((2, 2)))
+
+
+def test_a_flat_path_has_zero_dispersion():
+    """Identical returns: the sample deviation is exactly 0, so Sharpe is +inf for a gain,
+    -inf for a loss and NaN for nothing at all."""
+    assert metrics.sharpe_ratio([0.001] * 5) == np.inf
+    assert metrics.sharpe_ratio([-0.001] * 5) == -np.inf
+    assert np.isnan(metrics.sharpe_ratio([0.0] * 5))
+    assert np.isnan(metrics.sortino_ratio([0.0, 0.0, 0.0]))
+
+
+def test_var_and_cvar_by_hand():
+    """Five returns -0.05, -0.02, 0, 0.01, 0.03; the 20th percentile interpolates between
+    the 1st and 2nd order statistics at position 0.8: -0.05 + 0.8 x 0.03 = -0.026; cutoff
+    0.5 gives the median 0. CVaR at 0.5 takes k = int(4 x 0.5) + 1 = 3 lowest: mean of
+    -0.05, -0.02, 0 = -0.0233333; at 0.2 only the lowest: -0.05."""
+    r = [0.01, -0.05, 0.03, 0.0, -0.02]
+    assert metrics.value_at_risk(r, 0.2) == pytest.approx(-0.026)
+    assert metrics.value_at_risk(r, 0.5) == pytest.approx(0.0)
+    assert metrics.conditional_value_at_risk(r, 0.5) == pytest.approx(-0.07 / 3)
+    assert metrics.conditional_value_at_risk(r, 0.2) == pytest.approx(-0.05)
+    assert metrics.conditional_value_at_risk(r + [np.nan], 0.2) == pytest.approx(-0.05)
+
+
+def test_calmar_is_nan_without_a_drawdown_or_when_infinite():
+    """[0.5, -0.5] over 2 periods a year: CAGR 0.75 - 1 = -0.25, drawdown -0.5: -0.5."""
+    assert metrics.calmar_ratio([0.5, -0.5], annualization=2) == pytest.approx(-0.5)
+    assert np.isnan(metrics.calmar_ratio([0.0, 0.0]))
+    # 5.5 ** (1e6 / 2) overflows: CAGR is inf (as in empyrical, where a plain float power
+    # used to raise OverflowError), so the ratio is reported as NaN
+    huge = np.array([10.0, -0.5])
+    with np.errstate(over="ignore"):
+        assert metrics.cagr(huge, annualization=1e6) == empyrical.cagr(huge, annualization=1e6)
+    assert metrics.cagr(huge, annualization=1e6) == np.inf
+    assert np.isnan(metrics.calmar_ratio(huge, annualization=1e6))
+
+
+def test_drawdown_episode_recovers_on_an_exact_return_to_the_peak():
+    """Peak 100 (day 0), trough 80 (day 2), back at exactly 100 on day 3."""
+    index = pd.date_range("2024-01-01", periods=5, freq="D", tz="UTC")
+    episode = metrics.drawdown_episode(pd.Series([100.0, 90.0, 80.0, 100.0, 95.0], index=index))
+    assert (episode.peak, episode.trough, episode.recovery) == (index[0], index[2], index[3])
+    assert episode.max_drawdown == pytest.approx(-0.2)
+    assert (episode.duration, episode.recovery_time) == (pd.Timedelta(days=3), pd.Timedelta(days=1))
+    with pytest.raises(ValueError, match="equity curve: no values"):
+        metrics.drawdown_episode(pd.Series([np.nan], index=index[:1]))
+    with_gap = pd.Series([100.0, np.nan, 50.0], index=index[:3])
+    assert metrics.drawdown_episode(with_gap).max_drawdown == pytest.approx(-0.5)
+
+
+def test_daily_returns_of_an_empty_or_all_nan_curve_are_empty():
+    index = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
+    empty = metrics.daily_returns_from_equity(pd.Series([np.nan, np.nan], index=index))
+    assert empty.empty and str(empty.index.tz) == "UTC"
+    with pytest.raises(ValueError, match="timezone-aware timestamps"):
+        metrics.daily_returns_from_equity(pd.Series([1.0], index=[0]))
+
+
+def test_trade_statistics_edge_cases():
+    """Only losses: profit factor 0 / 30 = 0 and no average win; a zero P&L is neither a
+    win nor a loss but is a trade."""
+    losses = metrics.trade_statistics([-10.0, -20.0, 0.0])
+    assert (losses.trades, losses.wins, losses.losses) == (3, 0, 2)
+    assert losses.profit_factor == 0.0 and np.isnan(losses.average_win)
+    assert losses.average_loss == -15.0 and losses.win_rate == 0.0
+    nothing = metrics.trade_statistics([0.0])
+    assert np.isnan(nothing.profit_factor) and (nothing.trades, nothing.wins) == (1, 0)
+    assert np.isnan(metrics.trade_statistics([]).average_loss)
+
+
+def test_exposure_and_turnover_skip_nan_and_use_absolute_notional():
+    """Turnover: |500| + |-300| = 800 over mean equity (1000 + 1000) / 2 = 1000: 0.8."""
+    assert metrics.turnover([500.0, np.nan, -300.0], [1000.0, np.nan, 1000.0]) == pytest.approx(0.8)
+    assert metrics.exposure([np.nan, -1.0]) == pytest.approx(0.5)
+
+
+def test_small_pnls_and_single_values_count():
+    """P&Ls below one quote unit are still wins and losses: [0.5, -0.25] has profit factor
+    2; [0.5] alone has no loss, so +inf. One position value or one equity value is enough:
+    exposure of [1] is 1, turnover of 100 traded on 1000 equity is 0.1."""
+    small = metrics.trade_statistics([0.5, -0.25])
+    assert (small.wins, small.losses, small.profit_factor) == (1, 1, 2.0)
+    assert (small.average_win, small.average_loss) == (0.5, -0.25)
+    assert metrics.trade_statistics([0.5]).profit_factor == np.inf
+    assert metrics.exposure([1.0]) == 1.0
+    assert metrics.turnover([100.0], [1000.0]) == pytest.approx(0.1)
+
+
+def test_drawdown_episode_of_nothing_says_so():
+    with pytest.raises(ValueError) as info:
+        metrics.drawdown_episode(pd.Series([], dtype="float64"))
+    assert str(info.value) == "equity curve: no values"

@@ -1,6 +1,8 @@
 """Properties of random order flows on a PaperVenue through the OrderManager (hypothesis).
 
-After every step: filled never exceeds amount; every transition taken is in the table;
+After every step: filled never exceeds amount; the history is one chain from NEW to the
+current status and every step in it is legal in the hand-written golden table
+(`tests/order_table.py`, independent of the code's own `TRANSITIONS`);
 the position per symbol is the signed sum of fills; cash plus position at fill prices is
 conserved net of fees, both in the venue's balances and in the manager's; the venue and
 the manager agree on every order's fills.
@@ -14,11 +16,11 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.order_table import GOLDEN
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderStatus, OrderType, Side
 from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.order import (
-    TRANSITIONS,
     DuplicateFill,
     IllegalTransition,
     Order,
@@ -73,8 +75,11 @@ def check_invariants(manager: OrderManager, venue: PaperVenue) -> None:
     for order in manager.orders.values():
         assert order.filled <= order.amount
         assert order.filled == sum((f.amount for f in order.fills), D(0))
+        statuses = [OrderStatus.NEW] + [after for _, _, after in order.history]
+        assert [before for before, _, _ in order.history] == statuses[:-1]
+        assert statuses[-1] is order.status
         for before, kind, after in order.history:
-            assert TRANSITIONS[(before, kind)] is after
+            assert GOLDEN[(before, kind)] is after
     for symbol in SYMBOLS:
         signed = sum((f.side.sign * f.amount for f in fills if f.symbol == symbol), D(0))
         assert manager.positions.get(("paper", symbol), D(0)) == signed
@@ -177,17 +182,24 @@ def event_of(name: str, serial: int, amount: D):
     )
 )
 def test_any_event_sequence_only_takes_table_transitions(sequence):
-    """Events in the table apply; all others raise and leave the order untouched."""
+    """Events legal in the golden table apply and move to its status; all others raise and
+    leave the order untouched."""
     order = Order("c", "v", "BTC/USDT", Side.BUY, OrderType.MARKET, D("2"), T0)
     for serial, (name, amount) in enumerate(sequence):
         event = event_of(name, serial, amount)
         before = (order.status, order.filled, len(order.history))
-        legal = (order.status, order.kind_of(event)) in TRANSITIONS
+        kind = order.kind_of(event)
+        target = GOLDEN[(order.status, kind)]
         try:
             order.apply(event)
-        except (IllegalTransition, Overfill, DuplicateFill):
+        except IllegalTransition:
+            assert target is None
             assert (order.status, order.filled, len(order.history)) == before
-            assert not legal or name == "fill"
             continue
-        assert legal and order.status is TRANSITIONS[(before[0], order.history[-1][1])]
+        except (Overfill, DuplicateFill):
+            assert target is not None and name == "fill"  # legal, but too much or seen
+            assert (order.status, order.filled, len(order.history)) == before
+            continue
+        assert target is not None and order.status is target
+        assert order.history[-1] == (before[0], kind, target)
         assert order.filled <= order.amount

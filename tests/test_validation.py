@@ -203,3 +203,66 @@ def test_final_evaluation_runs_once(split):
 def test_split_boundaries_are_checked():
     with pytest.raises(ConfigError, match="validation_start"):
         TrainValTestSplit(hourly(10), validation_start="2024-01-05", test_start="2024-01-04")
+
+
+def test_a_short_remainder_joins_the_last_full_test_window():
+    """47 days from 2024-01-01, train 30, test 8: tests tile [Jan 31, Feb 17) = 17 days.
+
+    8 + 8 leaves a 1-day remainder (Feb 16); it joins the second window, which runs
+    Feb 8 -> Feb 17 (9 days). Cutting it off as its own window would leave one daily
+    return: no Sharpe.
+    """
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    windows = walk_forward_windows(start, start + 47 * DAY, train="30D", test="8D")
+    assert [(w.test_start, w.test_end) for w in windows] == [
+        (start + 30 * DAY, start + 38 * DAY),
+        (start + 38 * DAY, start + 47 * DAY),
+    ]
+    assert [(w.train_start, w.train_end) for w in windows] == [
+        (start, start + 30 * DAY),
+        (start + 8 * DAY, start + 38 * DAY),
+    ]
+    # a remainder of exactly one test span is a window of its own: 30 + 8 + 8 = 46 days
+    assert len(walk_forward_windows(start, start + 46 * DAY, train="30D", test="8D")) == 2
+    assert len(walk_forward_windows(start, start + 54 * DAY, train="30D", test="8D")) == 3
+
+
+def test_walk_forward_summary_is_never_nan_when_the_data_ends_mid_window():
+    """The same 47 days of hourly candles: 2 windows (8 and 9 test days), both scored.
+
+    Every number recomputed here by hand: the grid's best on each train slice, its Sharpe
+    (mean / std ddof=1 * sqrt 365) on each test slice, their means.
+    """
+    frame = hourly(47)
+    space = SearchSpace((IntParam("fast", 5, 10, 5), IntParam("slow", 20, 40, 20)))
+
+    def run(candles, params):
+        return run_sma_cross(candles, params["fast"], params["slow"], 10.0, 10_000.0)
+
+    outcome = walk_forward(frame, run, space, train="30D", test="8D")
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    assert outcome.oos_returns.index.equals(pd.date_range(start + 30 * DAY, periods=17, freq="D"))
+    in_sample, out_of_sample = [], []
+    for item in outcome.windows:
+        w = item.window
+        train = frame[(frame["ts"] >= w.train_start) & (frame["ts"] < w.train_end)]
+        scores = {
+            (f, s): sharpe(run_sma_cross(train, f, s, 10.0, 10_000.0).daily_returns)
+            for f in (5, 10)
+            for s in (20, 40)
+        }
+        best = max(scores, key=scores.get)
+        test = frame[(frame["ts"] >= w.test_start) & (frame["ts"] < w.test_end)]
+        in_sample.append(scores[best])
+        out_of_sample.append(sharpe(run_sma_cross(test, *best, 10.0, 10_000.0).daily_returns))
+    report = outcome.report
+    assert all(np.isfinite(value) for value in report.values()), report
+    assert (report["windows"], report["scored_windows"]) == (2.0, 2.0)
+    assert report["mean_is_score"] == pytest.approx(np.mean(in_sample), rel=1e-9)
+    assert report["mean_oos_score"] == pytest.approx(np.mean(out_of_sample), rel=1e-9)
+
+
+def test_walk_forward_rejects_test_windows_too_short_for_the_default_sharpe():
+    space = SearchSpace((IntParam("fast", 5, 10, 5), IntParam("slow", 20, 40, 20)))
+    with pytest.raises(ConfigError, match="test '1D'"):
+        walk_forward(hourly(40), lambda c, p: None, space, train="30D", test="1D")

@@ -290,3 +290,106 @@ def test_monte_carlo_with_a_duplicated_asset(normal_returns: np.ndarray) -> None
     sigma = 2000 * normal_returns[:, 0].std(ddof=1)
     quantile_se = sigma * math.sqrt(0.01 * 0.99 / 100_000) / norm.pdf(norm.ppf(0.99))
     assert abs(estimate.var - single.var) < 4 * quantile_se
+
+
+# --- guards and edges, message by message ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"returns": np.zeros((5, 2)), "values": np.ones(3)},
+            "returns shape (5, 2) and values shape (3,): need T × N and N",
+        ),
+        (
+            {"returns": np.zeros(5), "values": np.ones(1)},
+            "returns shape (5,) and values shape (1,): need T × N and N",
+        ),
+        (
+            {"returns": np.zeros((5, 1)), "values": np.ones((1, 1))},
+            "returns shape (5, 1) and values shape (1, 1): need T × N and N",
+        ),
+        (
+            {"returns": np.zeros((5, 2)), "values": np.ones(2), "confidence": 0.0},
+            "confidence=0.0: must lie strictly between 0 and 1",
+        ),
+        (
+            {"returns": np.zeros((5, 2)), "values": np.ones(2), "confidence": 1.0},
+            "confidence=1.0: must lie strictly between 0 and 1",
+        ),
+        (
+            {"returns": np.zeros((5, 2)), "values": np.ones(2), "horizon": 0},
+            "horizon=0: must be a whole number of periods >= 1",
+        ),
+        (
+            {"returns": np.zeros((5, 2)), "values": np.array([1.0, np.inf])},
+            "values: every position value must be finite",
+        ),
+        (
+            {"returns": np.array([[0.1, np.nan], [0.1, 0.2], [np.nan, 0.0]]), "values": np.ones(2)},
+            "returns: 1 complete row(s); need at least 2",
+        ),
+        (
+            {"returns": np.zeros((3, 1)), "values": np.ones(1), "horizon": 3},
+            "returns: 3 rows cannot make 3-period windows",
+        ),
+    ],
+)
+def test_bad_inputs_messages_exactly(kwargs: dict, message: str) -> None:
+    with pytest.raises(RiskInputError) as info:
+        historical_var(**kwargs)
+    assert str(info.value) == message
+
+
+def test_the_smallest_valid_inputs_work() -> None:
+    """Two complete rows, P&L 10 and -20 (values [1000]): at 50 % the median -5 gives VaR 5
+    and the tail k = int(1 x 0.5) + 1 = 1 gives ES 20; a 2-period window needs 3 rows:
+    (1.01 x 0.98 - 1) x 1000 = -10.2 and (0.98 x 1.03 - 1) x 1000 = 9.4."""
+    two = np.array([[0.01], [-0.02]])
+    estimate = historical_var(two, np.array([1000.0]), confidence=0.5)
+    assert (estimate.var, estimate.es, estimate.scenarios) == pytest.approx((5.0, 20.0, 2))
+    three = np.array([[0.01], [-0.02], [0.03]])
+    windows = historical_var(three, np.array([1000.0]), confidence=0.5, horizon=2)
+    assert windows.scenarios == 2 and windows.method == "historical"
+    assert windows.var == pytest.approx(-(-10.2 + 9.4) / 2)  # the median of the two
+    assert windows.es == pytest.approx(10.2)
+
+
+def test_scenario_counts_and_method_names() -> None:
+    values = HAND_VALUES
+    assert historical_var(HAND_RETURNS, values).scenarios == 10
+    assert historical_var(HAND_RETURNS, values, horizon=3).scenarios == 8  # 10 - 3 + 1
+    root = historical_var(HAND_RETURNS, values, horizon=4, horizon_method=HorizonMethod.SQRT_TIME)
+    assert (root.scenarios, root.horizon) == (10, 4)
+    assert root.var == pytest.approx(2 * historical_var(HAND_RETURNS, values).var)
+    assert parametric_var(HAND_RETURNS, values).scenarios == 10
+    boot = monte_carlo_var(HAND_RETURNS, values, paths=50, method=MonteCarloMethod.BOOTSTRAP)
+    assert (boot.method, boot.scenarios) == ("monte_carlo_bootstrap", 50)
+    with pytest.raises(RiskInputError) as info:
+        monte_carlo_var(HAND_RETURNS, values, paths=1)
+    assert str(info.value) == "paths=1: need at least 2"
+    assert monte_carlo_var(HAND_RETURNS, values, paths=2).scenarios == 2
+
+
+def test_parametric_from_moments_guards_and_clamps() -> None:
+    """A (numerically) negative variance counts as 0: VaR = ES = -mean x h."""
+    flat = parametric_var_from_moments(
+        np.array([0.001]), np.array([[-1e-20]]), np.array([1000.0]), 0.95, 3
+    )
+    assert (flat.var, flat.es) == pytest.approx((-3.0, -3.0))
+    for confidence in (0.0, 1.0):
+        with pytest.raises(RiskInputError, match=f"confidence={confidence}: must lie strictly"):
+            parametric_var_from_moments(np.zeros(1), np.eye(1), np.ones(1), confidence)
+
+
+def test_var_table_uses_sqrt_time_when_history_is_short() -> None:
+    """10 rows: a 7-period horizon needs 14 for overlapping windows, so the table scales the
+    1-period figure by sqrt(7); 5 periods fit (10 >= 2 x 5) and use windows."""
+    table = var_table(HAND_RETURNS, HAND_VALUES, 0.9, horizons=(5, 7), paths=200, seed=1)
+    root = historical_var(HAND_RETURNS, HAND_VALUES, 0.9, 7, HorizonMethod.SQRT_TIME)
+    windows = historical_var(HAND_RETURNS, HAND_VALUES, 0.9, 5)
+    assert (table.loc[3, "var"], table.loc[3, "scenarios"]) == (root.var, 10)
+    assert (table.loc[0, "var"], table.loc[0, "scenarios"]) == (windows.var, 6)
+    assert list(table.columns) == ["method", "horizon", "confidence", "var", "es", "scenarios"]
+    assert (table["confidence"] == 0.9).all()

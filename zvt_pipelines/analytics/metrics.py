@@ -56,8 +56,9 @@ def cagr(returns: ReturnsLike, annualization: float = DAYS_PER_YEAR) -> float:
     values = _returns_array(returns)
     if values.size == 0:
         return float("nan")
-    growth = float(np.prod(1.0 + values[~np.isnan(values)]))
-    return growth ** (annualization / values.size) - 1.0
+    growth = np.prod(1.0 + values[~np.isnan(values)])
+    with np.errstate(over="ignore"):  # a float64 power overflows to inf, as empyrical's does
+        return float(growth ** (annualization / values.size) - 1.0)
 
 
 def annual_volatility(returns: ReturnsLike, annualization: float = DAYS_PER_YEAR) -> float:

@@ -14,21 +14,108 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+MAX_DECIMAL_PLACES = 12
+EXACT_INTEGER = 2.0**53  # every integer below this is a float64, exactly
+
 
 @njit(cache=True)
-def rolling_mean_nb(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last `window` values, NaN during warm-up (the first window-1 bars).
+def decimal_places_nb(values: np.ndarray) -> int:
+    """The fewest decimal places (<= 12) that write every non-NaN value exactly, else -1.
 
-    Each window is summed afresh, left to right, so no rounding error carries over from
-    one bar to the next (a running sum would drift on long series).
+    A value qualifies at k places when ``rint(x 10^k) / 10^k == x`` with ``|x| 10^k < 2^52``:
+    then x is the float of a unique decimal with k places (prices as exchanges print
+    them). -1 for infinities and for values that are no short decimal (e.g. simulated).
+    """
+    places = 0
+    for x in values:
+        if np.isnan(x):
+            continue
+        if np.isinf(x):
+            return -1
+        while True:
+            scale = 10.0**places
+            if abs(x) * scale >= EXACT_INTEGER / 2.0:
+                return -1
+            if np.rint(x * scale) / scale == x:
+                break
+            places += 1
+            if places > MAX_DECIMAL_PLACES:
+                return -1
+    return places
+
+
+@njit(cache=True)
+def rolling_mean_nb(values: np.ndarray, window: int, places: int) -> np.ndarray:
+    """Mean of the last `window` values; NaN during warm-up and for windows holding a NaN
+    or an infinity.
+
+    Exact, so that two means equal in exact arithmetic are equal floats (a strict
+    crossover must not fire on rounding noise). With `places` >= 0 (`decimal_places_nb`)
+    each value is a whole number of 10^-places, the window's sum an exact int64 running
+    sum and the mean one correctly rounded division: exact decimal arithmetic, as prices
+    are printed. Otherwise the running sum is a double-double (`_add`), exact while
+    ``window * largest / smallest nonzero |value| < 2^53``, and the mean is that sum
+    rounded once, divided by `window` (``math.fsum(window) / window``, as backtrader).
     """
     n = values.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window - 1, n):
-        total = 0.0
-        for k in range(t - window + 1, t + 1):
-            total += values[k]
-        out[t] = total / window
+    if places >= 0:
+        scale = 10.0**places
+        largest = 0.0
+        for x in values:
+            if not np.isnan(x):
+                largest = max(largest, abs(x))
+        if largest * scale * window < EXACT_INTEGER and window * scale < EXACT_INTEGER:
+            return _rolling_mean_decimal(values, window, scale, out)
+    high, low = 0.0, 0.0  # the window's sum is high + low, high = round(sum)
+    missing = 0  # NaNs and infinities in the window
+    for t in range(n):
+        if np.isfinite(values[t]):
+            high, low = _add(high, low, values[t])
+        else:
+            missing += 1
+        if t >= window:
+            if np.isfinite(values[t - window]):
+                high, low = _add(high, low, -values[t - window])
+            else:
+                missing -= 1
+        if t >= window - 1 and missing == 0:
+            out[t] = high / window
+    return out
+
+
+@njit(cache=True, inline="always")
+def _add(high: float, low: float, x: float) -> tuple[float, float]:
+    """``high + low + x`` as a normalised double-double (Knuth's TwoSum, twice)."""
+    total = high + x
+    virtual = total - high
+    error = (high - (total - virtual)) + (x - virtual) + low
+    result = total + error
+    virtual = result - total
+    return result, (total - (result - virtual)) + (error - virtual)
+
+
+@njit(cache=True)
+def _rolling_mean_decimal(
+    values: np.ndarray, window: int, scale: float, out: np.ndarray
+) -> np.ndarray:
+    """`rolling_mean_nb` over values that are whole multiples of 1 / `scale`."""
+    total = 0  # the window's sum in units of 1 / scale, exact
+    missing = 0  # NaNs in the window
+    for t in range(values.shape[0]):
+        x = values[t]
+        if np.isnan(x):
+            missing += 1
+        else:
+            total += np.int64(np.rint(x * scale))
+        if t >= window:
+            old = values[t - window]
+            if np.isnan(old):
+                missing -= 1
+            else:
+                total -= np.int64(np.rint(old * scale))
+        if t >= window - 1 and missing == 0:
+            out[t] = total / (window * scale)
     return out
 
 
@@ -136,9 +223,10 @@ def simulate_nb(
 @njit(cache=True, parallel=True)
 def rolling_means_nb(values: np.ndarray, windows: np.ndarray) -> np.ndarray:
     """`rolling_mean_nb` for several windows at once, one row per window (in parallel)."""
+    places = decimal_places_nb(values)
     out = np.empty((windows.shape[0], values.shape[0]))
     for row in prange(windows.shape[0]):
-        out[row] = rolling_mean_nb(values, windows[row])
+        out[row] = rolling_mean_nb(values, windows[row], places)
     return out
 
 

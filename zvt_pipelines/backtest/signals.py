@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zvt_pipelines.backtest.kernels import cross_targets_nb, rolling_mean_nb
+from zvt_pipelines.backtest.kernels import cross_targets_nb, decimal_places_nb, rolling_mean_nb
 from zvt_pipelines.errors import ConfigError
 
 
@@ -31,11 +31,14 @@ def sma(close: np.ndarray, window: int) -> np.ndarray:
     -------
     ndarray
         ``mean(close[t-window+1 : t+1])`` at t; NaN for the first ``window - 1`` bars
-        (warm-up) and wherever the window contains a NaN.
+        (warm-up) and wherever the window contains a NaN. The mean is exact arithmetic
+        on the prices as decimals, rounded once (see `kernels.rolling_mean_nb`), so
+        equal averages are equal floats and crossovers never fire on rounding noise.
     """
     if window < 1:
         raise ConfigError(f"window {window!r}: expected a positive whole number of bars")
-    return rolling_mean_nb(np.ascontiguousarray(close, dtype="float64"), int(window))
+    values = np.ascontiguousarray(close, dtype="float64")
+    return rolling_mean_nb(values, int(window), decimal_places_nb(values))
 
 
 def sma_cross_targets(close: np.ndarray, fast: int, slow: int) -> np.ndarray:

@@ -135,10 +135,13 @@ def walk_forward_windows(
 ) -> list[WalkForwardWindow]:
     """Consecutive test windows of length `test` after a first `train` span.
 
-    Test windows tile ``[start + train, end)`` without gaps or overlap (the last one is
-    cut at `end`); each train window is the `train` span just before its test window,
-    or everything from `start` when `anchored`. Spans are whole days so that daily
-    returns of different test windows never share a day.
+    Test windows tile ``[start + train, end)`` without gaps or overlap; each train window
+    is the `train` span just before its test window, or everything from `start` when
+    `anchored`. A remainder at the end shorter than `test` is merged into the last full
+    window (which then runs to `end`, up to ``2 * test - 1`` days), so no window is too
+    short to score; only when ``[start + train, end)`` is shorter than `test` is the one
+    window shorter. Spans are whole days so that daily returns of different test windows
+    never share a day.
     """
     train_span, test_span = _whole_days(train, "train"), _whole_days(test, "test")
     start, end = utc_timestamp(start), utc_timestamp(end)
@@ -147,16 +150,19 @@ def walk_forward_windows(
         raise ConfigError(f"train {train!r}: leaves no test period before {end}")
     windows = []
     while test_start < end:
+        test_end = test_start + test_span
+        if test_end + test_span > end:
+            test_end = end  # the remainder is shorter than `test`: it joins this window
         windows.append(
             WalkForwardWindow(
                 number=len(windows),
                 train_start=start if anchored else test_start - train_span,
                 train_end=test_start,
                 test_start=test_start,
-                test_end=min(test_start + test_span, end),
+                test_end=test_end,
             )
         )
-        test_start += test_span
+        test_start = test_end
     return windows
 
 
@@ -179,7 +185,8 @@ class WalkForwardResult:
     ``oos_equity`` the growth of 1 unit over them. ``report`` holds ``oos_sharpe``,
     ``oos_total_return``, ``oos_max_drawdown``, ``mean_is_score``, ``mean_oos_score``
     and ``degradation_ratio`` = mean OOS score / mean IS score (1 means no decay;
-    NaN when the mean IS score is 0).
+    NaN when the mean IS score is 0). The means run over the windows whose two scores
+    are finite (a flat test window has no Sharpe: 0 / 0); ``scored_windows`` counts them.
     """
 
     windows: tuple[WindowOutcome, ...]
@@ -228,6 +235,10 @@ def walk_forward(
     """
     if frame.empty:
         raise DataError("walk_forward: no candles")
+    if score is None and _whole_days(test, "test") < 2 * ONE_DAY:
+        raise ConfigError(
+            f"test {test!r}: the default Sharpe score needs windows of 2 days or more"
+        )
     score = score or (lambda r: metrics.sharpe_ratio(r, annualization=annualization))
     warmup_span = pd.Timedelta(warmup)
     start = frame["ts"].iloc[0].floor("D")
@@ -253,10 +264,12 @@ def walk_forward(
             )
         )
     oos_returns = pd.concat(pieces).rename("oos_returns")
-    mean_is = float(np.mean([o.in_sample_score for o in outcomes]))
-    mean_oos = float(np.mean([o.out_of_sample_score for o in outcomes]))
+    scored = [o for o in outcomes if np.isfinite([o.in_sample_score, o.out_of_sample_score]).all()]
+    mean_is = _mean([o.in_sample_score for o in scored])
+    mean_oos = _mean([o.out_of_sample_score for o in scored])
     report = {
         "windows": float(len(outcomes)),
+        "scored_windows": float(len(scored)),
         "oos_sharpe": metrics.sharpe_ratio(oos_returns, annualization=annualization),
         "oos_total_return": metrics.total_return(oos_returns),
         "oos_max_drawdown": metrics.max_drawdown(oos_returns),
@@ -266,6 +279,11 @@ def walk_forward(
     }
     oos_equity = (1.0 + oos_returns).cumprod().rename("oos_equity")
     return WalkForwardResult(tuple(outcomes), oos_returns, oos_equity, report)
+
+
+def _mean(values: list[float]) -> float:
+    """The mean of `values`; NaN for none (no window could be scored)."""
+    return float(np.mean(values)) if values else float("nan")
 
 
 # --- the no-peek split -----------------------------------------------------------------------

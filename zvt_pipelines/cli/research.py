@@ -135,8 +135,11 @@ def backtest(
         and fill_price == "open"
     ):
         from zvt_pipelines.backtest.contract import contract_summary, run_sma_cross
+        from zvt_pipelines.strategies.sma_cross import SmaCrossParams
 
-        fast, slow = int(params.get("fast", 20)), int(params.get("slow", 100))
+        defaults = SmaCrossParams.model_fields  # one source of defaults for both paths
+        fast = int(params.get("fast", defaults["fast"].default))
+        slow = int(params.get("slow", defaults["slow"].default))
         params = {"fast": fast, "slow": slow}
         result = run_sma_cross(frame, fast, slow, fee_bps, cash)
         summary = contract_summary(result, frame, fast, slow, fee_bps, cash)

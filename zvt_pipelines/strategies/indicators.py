@@ -4,7 +4,8 @@ Every function takes 1-d arrays and returns an array of the same length whose va
 bar t depends only on inputs at bars <= t (no centring, no back-filling): the warm-up
 bars, where the window is not yet full, are NaN. Conventions, stated once:
 
-* SMA: mean of the last n values.
+* SMA: mean of the last n values, exact (``backtest.signals.sma``): equal averages are
+  equal floats, so comparisons between them never turn on rounding noise.
 * EMA: ``alpha = 2 / (n + 1)``, seeded with the SMA of the first n values, so its first
   value is at index n-1 (the common charting convention; pandas ``adjust=False`` seeds
   with the first value instead).
@@ -63,7 +64,7 @@ def _recursive_mean(values: object, window: int, alpha: float) -> np.ndarray:
     seed_end = start + window  # exclusive
     if seed_end > x.shape[0]:
         return out
-    seed = x[start:seed_end].mean()
+    seed = sma(x[start:seed_end], window)[-1]  # the exact mean, as every SMA here
     out[seed_end - 1] = seed
     rest = x[seed_end:]
     if rest.size:

@@ -8,17 +8,30 @@ Semantics (documented because backtests depend on them):
   book has its remainder expired.
 * IOC fills what it can and expires the rest; FOK fills completely or expires with nothing
   filled; post-only that would cross is rejected; GTC limit remainders rest.
-* Resting limits fill completely, as maker, when the price stream touches their price
-  (buy: price <= limit, sell: price >= limit). Stops trigger when the stream touches the
-  stop (stop-loss sell: price <= stop; take-profit sell: price >= stop; mirrored for
-  buys), then fill at the stop level as taker (a stop-limit rests at its limit instead if
-  the level is not marketable). A trailing stop re-anchors on every new extreme.
-* Within a move from price a to price b, levels fire in the order the move reaches them
-  (nearest to a first); a jump (a bar's open gapping from the previous close) fills
-  everything it passed at the new price. A bar is walked open -> nearer extreme ->
-  farther extreme -> close, so of an OCO whose two legs both lie inside one bar, the leg
-  on the side the bar visits first wins and the other is canceled (for a bar with equal
-  distances the low is visited first, so a sell stop-loss wins: the conservative choice).
+* The price stream is a sequence of prints. `on_price(b)` after a print at a is a move
+  a -> b: every price between a and b trades, in order, then b (a gap, `jump=True`, such
+  as a bar's open, prints only b). Price a traded before the move, so an order resting
+  when the move starts can fill only at prices of the move itself.
+* The fill contract of a resting limit: it fills completely, as maker, at its limit
+  price or better, and only at a price that traded after it rested. An order first
+  reached inside a move fills at its limit (the move touches it exactly there), or at
+  the gap price when a gap jumps through it (the better open). An order that is already
+  marketable when a move starts (it rested after price a printed: the remainder of a
+  partly filled limit, or a limit placed through a thin book) fills at b if b is at its
+  limit or better, else at its limit if the move passes through it; a gap to a price
+  beyond its limit does not fill it. Example: last trade 100, a buy limit at 101 rests;
+  a print at 100.5 fills it at 100.5, never at the 100 that traded before it existed.
+* Stops trigger when the stream touches the stop (stop-loss sell: price <= stop;
+  take-profit sell: price >= stop; mirrored for buys), then fill at the stop level as
+  taker (a stop-limit rests at its limit instead if the level is not marketable). A stop
+  placed beyond its trigger fires at the next print. A trailing stop re-anchors on every
+  new extreme.
+* Within a move, levels fire in the order the move reaches them (nearest to a first); a
+  gap fills everything it passed at the new price. A bar is walked open -> nearer
+  extreme -> farther extreme -> close, so of an OCO whose two legs both lie inside one
+  bar, the leg on the side the bar visits first wins and the other is canceled (for a
+  bar with equal distances the low is visited first, so a sell stop-loss wins: the
+  conservative choice).
 * Fees are `notional * bps / 10_000` in the quote currency. Fills at submission are
   stamped ack time + `latency`; fills from the stream carry the stream's timestamp.
 """
@@ -231,7 +244,7 @@ class MatchingEngine:
         reached = sorted(
             (abs(level - start), order.id, level)
             for order in self.open_orders(symbol)
-            if (level := self._level_reached(order, start, price)) is not None
+            if (level := self._level_reached(order, start, price, jump)) is not None
         )
         for _, order_id, level in reached:
             order = self.orders[order_id]
@@ -258,8 +271,10 @@ class MatchingEngine:
             fills.extend(self.on_price(symbol, price, ts))
         return fills
 
-    def _level_reached(self, order: BookOrder, start: Decimal, end: Decimal) -> Decimal | None:
-        """The level at which the move start -> end reaches `order`, or None."""
+    def _level_reached(
+        self, order: BookOrder, start: Decimal, end: Decimal, jump: bool
+    ) -> Decimal | None:
+        """The price at which the move start -> end reaches `order`, or None (module docstring)."""
         if order.trigger_pending:
             if order.order_type is OrderType.TRAILING_STOP:
                 order.extreme = ratchet(order, order.extreme, start, start)
@@ -267,12 +282,16 @@ class MatchingEngine:
             if level is None:
                 return None
             if order.fires_at(start):
-                return start
+                return end  # placed beyond its trigger: `start` printed before it existed
             return level if order.fires_at(end) else None
         if order.price is None:
             return None
         if order.crosses(start):
-            return start
+            # Rested after `start` printed (module docstring): only this move's prices count.
+            if order.crosses(end):
+                return end
+            passes_through = not jump and order.price != start
+            return order.price if passes_through else None
         return order.price if order.crosses(end) else None
 
     def _fire(self, order: BookOrder, level: Decimal, ts: datetime) -> list[Fill]:
