@@ -12,7 +12,7 @@ from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from zvt_pipelines.data.candles import resample_candles
 from zvt_pipelines.data.charts import png_markdown, price_chart_png
-from zvt_pipelines.data.ingest import IngestSummary, ingest_range
+from zvt_pipelines.ingest.candles import IngestSummary, ingest_range
 from zvt_pipelines.markets import MarketsConfig
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.storage.market_data import load_candles, replace_candles

@@ -103,7 +103,8 @@ def backtest_frame(
 
 def run_entry(entry: Any, frame: pd.DataFrame, config: BacktestConfig) -> Any:
     """Backtest a bar-level strategy entry on `frame` with the launchpad's engine settings."""
-    from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
+    from zvt_pipelines.backtest.engine import run_targets
+    from zvt_pipelines.backtest.settings import BacktestSettings
     from zvt_pipelines.strategies import BarStrategy, build_strategy, checked_targets
 
     strategy = build_strategy(entry)

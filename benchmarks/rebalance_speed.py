@@ -24,7 +24,7 @@ import pandas as pd
 from harness import commit_ceiling, figure, quick_flag, spread
 from scratch import scratch_database
 
-from zvt_pipelines.data.ingest import ingest_range
+from zvt_pipelines.ingest.candles import ingest_range
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.settings import DEFAULT_MARKETS

@@ -16,9 +16,9 @@ from zvt_pipelines.backtest.costs import (
     half_spread_at_fill,
     impact_inputs_nb,
 )
-from zvt_pipelines.backtest.signals import sma_cross_targets
 from zvt_pipelines.data.candles import read_candle_file
 from zvt_pipelines.errors import ConfigError, DataError
+from zvt_pipelines.strategies.indicators import sma_cross_targets
 
 NAN = float("nan")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from zvt_pipelines.data.ingest import ingest_range
 from zvt_pipelines.errors import BadCandles
+from zvt_pipelines.ingest.candles import ingest_range
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.storage.market_data import load_candles
 

@@ -13,10 +13,10 @@ from zvt_pipelines.model.orders import OrderStatus
 from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.persistence import OrderRecorder
+from zvt_pipelines.portfolio.accounts import strategy_fills
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import AuditLog, CryptoOrder
 from zvt_pipelines.strategies import parse_strategies_config
-from zvt_pipelines.trading.accounts import strategy_fills
 from zvt_pipelines.trading.emergency import emergency_stop
 from zvt_pipelines.trading.lifecycle import Status, get_status, sync_strategies
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
+from zvt_pipelines.backtest.engine import run_targets
 from zvt_pipelines.backtest.event_driven import run_backtest
+from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.backtest.synthetic_books import MarketRules, VenueFees
 from zvt_pipelines.data.candles import read_candle_file
 from zvt_pipelines.model.instrument import InstrumentId

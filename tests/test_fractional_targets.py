@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import brentq
 
-from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
+from zvt_pipelines.backtest.engine import run_targets
+from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.data.candles import read_candle_file
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.portfolio.limits import RiskLimits

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
-from zvt_pipelines.data.funding import download_funding, ingest_funding, read_funding_file
+from zvt_pipelines.ingest.funding import download_funding, ingest_funding, read_funding_file
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.storage.models import FundingRate
 from zvt_pipelines.venues.simulated import SimulatedVenue

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zvt_pipelines.errors import PositionError
+from zvt_pipelines.model.instrument import symbol_currencies
 from zvt_pipelines.model.orders import Fill, Liquidity, Side
 from zvt_pipelines.portfolio.lots import AccountingMethod
 from zvt_pipelines.portfolio.position_store import load_positions, save_positions
@@ -18,7 +19,6 @@ from zvt_pipelines.portfolio.positions import (
     PositionKey,
     margin_summary,
     position_arrays,
-    symbol_currencies,
     unrealised_pnl_vector,
 )
 

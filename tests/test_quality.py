@@ -11,12 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zvt_pipelines.data.candles import (
-    empty_candles,
-    read_candle_file,
-    resample_candles,
-    slice_candles,
-)
+from zvt_pipelines.data.candles import read_candle_file, resample_candles, slice_candles
 from zvt_pipelines.data.quality import (
     QualityReport,
     QualitySettings,
@@ -24,6 +19,7 @@ from zvt_pipelines.data.quality import (
     check_candles,
 )
 from zvt_pipelines.errors import BadTimeframe, ConfigError, DataError
+from zvt_pipelines.model.candles import empty_candles
 
 DAY = pd.Timedelta(days=1)
 ONE_MINUTE = QualitySettings("1m")

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from tests.trading_support import MARKETS, candle_database
-from zvt_pipelines.data.ingest import ingest_range
+from zvt_pipelines.ingest.candles import ingest_range
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import OrderType
 from zvt_pipelines.storage.market_data import load_candles

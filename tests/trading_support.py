@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from zvt_pipelines.data.ingest import ingest_range
+from zvt_pipelines.ingest.candles import ingest_range
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.settings import DEFAULT_MARKETS
@@ -107,8 +107,8 @@ def race_rebalance(url: str, entry_fields: dict, start, at_check, results) -> No
 def race_replay(url: str, start, results) -> None:
     """One process of the replay race: rebuild the paper venue, meet the other process, then
     put the strategy "fixed"'s resting orders back and replay the candles since."""
+    from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
     from zvt_pipelines.strategies import parse_strategies_config
-    from zvt_pipelines.trading.accounts import account_balances, strategy_fills
     from zvt_pipelines.trading.commands import as_of_for
     from zvt_pipelines.trading.resting_orders import restore_resting_orders
     from zvt_pipelines.venues.factory import trading_venues

@@ -88,7 +88,7 @@ def test_binance_rebalance_killed_then_rerun_buys_once(binance, db_url, step):
 def sim_candles(db: Database, day: str) -> None:
     """A day of simulated 1m candles of sim_a BTC/USDT (the default markets file)."""
     from tests.trading_support import MARKETS
-    from zvt_pipelines.data.ingest import ingest_range
+    from zvt_pipelines.ingest.candles import ingest_range
     from zvt_pipelines.model.instrument import InstrumentId
     from zvt_pipelines.venues.factory import build_sources
 

@@ -11,10 +11,10 @@ from there: it pulls in the OMS and the strategies).
 
 from zvt_pipelines.backtest.bar_by_bar import PastBars, run_bar_strategy
 from zvt_pipelines.backtest.contract import run_sma_cross, run_sma_cross_contract
-from zvt_pipelines.backtest.costs import OrderStyle, SlippageModel
-from zvt_pipelines.backtest.engine import BacktestSettings, FillPrice, run_signals, run_targets
+from zvt_pipelines.backtest.engine import run_signals, run_targets
 from zvt_pipelines.backtest.grid import sma_cross_grid
 from zvt_pipelines.backtest.result import BacktestResult
+from zvt_pipelines.backtest.settings import BacktestSettings, FillPrice, OrderStyle, SlippageModel
 
 __all__ = [
     "BacktestResult",

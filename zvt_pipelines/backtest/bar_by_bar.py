@@ -14,8 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.backtest.engine import BacktestSettings, check_candles, run_targets
+from zvt_pipelines.backtest.engine import check_candles, run_targets
 from zvt_pipelines.backtest.result import BacktestResult
+from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.errors import StrategyError
 
 Decision = bool | float | None

@@ -28,35 +28,17 @@ moves the position to the target decided on bar t-1, worked on bar t and later:
 from __future__ import annotations
 
 import math
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numba import njit
 
+from zvt_pipelines.backtest.settings import BacktestSettings, OrderStyle, SlippageModel
 from zvt_pipelines.errors import DataError
-
-if TYPE_CHECKING:
-    from zvt_pipelines.backtest.engine import BacktestSettings
 
 BPS = 1e-4
 CS_DENOMINATOR = 3.0 - 2.0 * math.sqrt(2.0)
 DUST = 1e-9  # a remaining order worth less than this share of equity is float noise: done
-
-
-class OrderStyle(StrEnum):
-    """How a target is worked: a taker market order, or a maker limit at the open."""
-
-    MARKET = "market"
-    LIMIT_AT_OPEN = "limit_at_open"
-
-
-class SlippageModel(StrEnum):
-    """How far a market fill moves against the trader before impact."""
-
-    FIXED = "fixed"  # slippage_bps of the base price
-    HALF_SPREAD = "half_spread"  # half the Corwin-Schultz spread of the last two bars
 
 
 def corwin_schultz_spread(

@@ -32,14 +32,16 @@ from zvt_pipelines.backtest.synthetic_books import (
     VenueFees,
     book_top,
 )
-from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, resample_candles
+from zvt_pipelines.data.candles import resample_candles
 from zvt_pipelines.errors import DataError
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, TS_DTYPE
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Fill, Side
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.router import affordable_amount, floor_to_step
+from zvt_pipelines.portfolio.accounts import account_equity
 from zvt_pipelines.portfolio.positions import PositionBook, PositionKey
 from zvt_pipelines.strategies.base import (
     BaseCryptoStrategy,
@@ -49,7 +51,6 @@ from zvt_pipelines.strategies.base import (
     PositionView,
 )
 from zvt_pipelines.strategies.targets import RebalancePlan, rebalance
-from zvt_pipelines.trading.accounts import account_equity
 
 ZERO = Decimal(0)
 

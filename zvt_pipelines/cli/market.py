@@ -104,7 +104,7 @@ def ingest(
     """
     import pandas as pd
 
-    from zvt_pipelines.data.ingest import download_checked, store_range
+    from zvt_pipelines.ingest.candles import download_checked, store_range
     from zvt_pipelines.model.instrument import InstrumentId
     from zvt_pipelines.model.timeframe import timeframe_ms
     from zvt_pipelines.storage.database import Database
@@ -150,7 +150,7 @@ def _ingest_funding(
 ) -> None:
     import pandas as pd
 
-    from zvt_pipelines.data.funding import download_funding, ingest_funding, read_funding_file
+    from zvt_pipelines.ingest.funding import download_funding, ingest_funding, read_funding_file
 
     start, end = pd.Timestamp(first, tz="UTC"), pd.Timestamp(after, tz="UTC")
     for instrument in instruments:

@@ -83,9 +83,9 @@ def _venues_of(database, client_order_id: str):
     import sqlalchemy as sa
 
     from zvt_pipelines.markets import load_markets_config
+    from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
     from zvt_pipelines.storage.models import CryptoOrder
     from zvt_pipelines.strategies import load_strategies_config
-    from zvt_pipelines.trading.accounts import account_balances, strategy_fills
     from zvt_pipelines.venues.factory import trading_venues
 
     with database.transaction() as session:

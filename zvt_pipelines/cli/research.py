@@ -120,8 +120,9 @@ def backtest(
         fail(
             f"--data {str(data) if data else None!r}: no such file (the bar engine needs one candle file)"
         )
-    from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
+    from zvt_pipelines.backtest.engine import run_targets
     from zvt_pipelines.backtest.result import json_float
+    from zvt_pipelines.backtest.settings import BacktestSettings
 
     params = parse_params(param)
     frame = load_frame(data, start, end)
@@ -240,7 +241,7 @@ def _event_backtest(
     from zvt_pipelines.backtest.result import json_float
     from zvt_pipelines.backtest.synthetic_books import VenueFees
     from zvt_pipelines.data.candles import read_candle_file
-    from zvt_pipelines.data.funding import read_funding_file
+    from zvt_pipelines.ingest.funding import read_funding_file
     from zvt_pipelines.strategies import get_strategy
 
     files = _pairs(market, "--market")
@@ -356,9 +357,9 @@ def optimize(
         fail(f"--data {str(data)!r}: no such file")
     if method not in ("grid", "genetic", "bayesian"):
         fail(f"--method {method!r}: choose grid, genetic or bayesian")
-    from zvt_pipelines.backtest.engine import BacktestSettings
     from zvt_pipelines.backtest.optimize import IntParam, SearchSpace, SmaCrossObjective
     from zvt_pipelines.backtest.optimize import optimize as run_optimize
+    from zvt_pipelines.backtest.settings import BacktestSettings
 
     ranges = {
         name: _range(option, text)

@@ -14,25 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zvt_pipelines.data.gate import validate_candles
 from zvt_pipelines.errors import BadCandles, DataError
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, PRICE_COLUMNS, TS_DTYPE, empty_candles
 from zvt_pipelines.model.timeframe import pandas_freq
 
 log = logging.getLogger(__name__)
 
-PRICE_COLUMNS = ("open", "high", "low", "close")
-CANDLE_COLUMNS = ("ts", *PRICE_COLUMNS, "volume")
 FILE_COLUMNS = ("timestamp", *PRICE_COLUMNS, "volume")
-TS_DTYPE = "datetime64[ms, UTC]"
 _EPOCH_MS_RANGE = (946_684_800_000, 4_102_444_800_000)  # 2000-01-01 .. 2100-01-01 UTC
 _MS_PER_UNIT = {"ms": 1.0, "s": 1_000.0, "us": 1e-3, "ns": 1e-6}
 _UNIT_NAMES = {"ms": "milliseconds", "s": "seconds", "us": "microseconds", "ns": "nanoseconds"}
-
-
-def empty_candles() -> pd.DataFrame:
-    """A candle frame with no rows and the right dtypes."""
-    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in CANDLE_COLUMNS})
-    frame["ts"] = frame["ts"].astype(TS_DTYPE)
-    return frame
 
 
 def candles_from_ohlcv(rows: Sequence[Sequence[float]]) -> pd.DataFrame:
@@ -98,8 +90,6 @@ def read_candle_file(path: str | Path) -> pd.DataFrame:
     frame["ts"] = frame["ts"].astype(TS_DTYPE)
     for column in CANDLE_COLUMNS[1:]:
         frame[column] = _numbers(raw[column], column, source, label).to_numpy()[order]
-
-    from zvt_pipelines.data.gate import validate_candles  # the gate imports this module
 
     validate_candles(frame, source, row_label=lambda row: label(int(order[row])))
     return frame

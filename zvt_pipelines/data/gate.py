@@ -16,7 +16,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.data.candles import CANDLE_COLUMNS, PRICE_COLUMNS, TS_DTYPE
 from zvt_pipelines.data.quality import (
     RULES,
     CheckResult,
@@ -25,6 +24,7 @@ from zvt_pipelines.data.quality import (
     check_candles,
 )
 from zvt_pipelines.errors import BadCandles
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, PRICE_COLUMNS, TS_DTYPE
 
 log = logging.getLogger(__name__)
 

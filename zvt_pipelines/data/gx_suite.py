@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from zvt_pipelines.data.candles import CANDLE_COLUMNS, PRICE_COLUMNS
 from zvt_pipelines.data.quality import (
     RULES,
     PreparedCandles,
@@ -28,6 +27,7 @@ from zvt_pipelines.data.quality import (
     row_result,
 )
 from zvt_pipelines.errors import QualityEngineError
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, PRICE_COLUMNS
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite

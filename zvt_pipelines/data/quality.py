@@ -16,8 +16,8 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.data.candles import CANDLE_COLUMNS, PRICE_COLUMNS, TS_DTYPE
 from zvt_pipelines.errors import ConfigError, DataError
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, PRICE_COLUMNS, TS_DTYPE
 from zvt_pipelines.model.timeframe import timeframe_ms
 
 MAX_EXAMPLES = 5

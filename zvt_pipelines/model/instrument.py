@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.errors import ConfigError, PositionError
 
 _VENUE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ASSET = re.compile(r"^[A-Z0-9]+$")
@@ -54,3 +54,12 @@ class InstrumentId:
 
     def __str__(self) -> str:
         return f"{self.venue}:{self.symbol}"
+
+
+def symbol_currencies(symbol: str) -> tuple[str, str]:
+    """Base and quote currency of a ccxt symbol (`BTC/USDT` or `BTC/USDT:USDT`)."""
+    base, sep, rest = symbol.partition("/")
+    quote = rest.partition(":")[0]
+    if not sep or not base or not quote:
+        raise PositionError(f"symbol {symbol!r}: expected 'BASE/QUOTE' or 'BASE/QUOTE:SETTLE'")
+    return base, quote

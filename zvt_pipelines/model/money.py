@@ -1,9 +1,12 @@
-"""The one conversion from float64 analytics to Decimal money."""
+"""Decimal money: the arithmetic context every booked sum uses, and the one conversion from float64."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
+
+# 56 significant digits: sums of 18-decimal amounts never round.
+MONEY_CONTEXT = Context(prec=56, rounding=ROUND_HALF_EVEN)
 
 
 def decimal_from_float(value: Any) -> Decimal:

@@ -22,10 +22,9 @@ from decimal import Decimal, localcontext
 import pandas as pd
 
 from zvt_pipelines.errors import InvalidOrder
-from zvt_pipelines.model.money import decimal_from_float
+from zvt_pipelines.model.instrument import symbol_currencies
+from zvt_pipelines.model.money import MONEY_CONTEXT, decimal_from_float
 from zvt_pipelines.model.orders import Fill, Side
-from zvt_pipelines.portfolio.lots import MONEY_CONTEXT
-from zvt_pipelines.portfolio.positions import symbol_currencies
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)

@@ -19,8 +19,8 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
 from zvt_pipelines.errors import InvalidOrder, NoRoute, VenueError
+from zvt_pipelines.model.money import MONEY_CONTEXT
 from zvt_pipelines.model.orders import Side
-from zvt_pipelines.portfolio.lots import MONEY_CONTEXT
 from zvt_pipelines.venues.base import Venue
 
 ZERO = Decimal(0)

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.instrument import InstrumentId, symbol_currencies
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.timeframe import timeframe_ms
+from zvt_pipelines.portfolio.accounts import account_balances, account_equity, strategy_fills
 from zvt_pipelines.portfolio.attribution import (
     EFFECTS,
     Benchmark,
@@ -35,10 +36,9 @@ from zvt_pipelines.portfolio.attribution import (
     buy_and_hold_benchmark,
     equal_weight_benchmark,
 )
-from zvt_pipelines.portfolio.positions import fill_flow, symbol_currencies
+from zvt_pipelines.portfolio.positions import fill_flow
 from zvt_pipelines.portfolio.report_inputs import JUST_AFTER, ZERO, closes, to_float
 from zvt_pipelines.storage.database import Database
-from zvt_pipelines.trading.accounts import account_balances, account_equity, strategy_fills
 
 BENCHMARK_ASSET = "BTC"
 COLUMNS = [

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from enum import StrEnum
 
 from zvt_pipelines.errors import PositionError
+from zvt_pipelines.model.money import MONEY_CONTEXT
 
 ZERO = Decimal(0)
 SCALE = Decimal("1e-18")
-MONEY_CONTEXT = Context(prec=56, rounding=ROUND_HALF_EVEN)
 
 
 def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:

@@ -23,9 +23,10 @@ from decimal import Decimal, localcontext
 import numpy as np
 
 from zvt_pipelines.errors import PositionError
+from zvt_pipelines.model.instrument import symbol_currencies
+from zvt_pipelines.model.money import MONEY_CONTEXT
 from zvt_pipelines.model.orders import Fill
 from zvt_pipelines.portfolio.lots import (
-    MONEY_CONTEXT,
     ZERO,
     AccountingMethod,
     ClosedLot,
@@ -41,15 +42,6 @@ class PositionKey:
     venue: str
     symbol: str
     strategy: str = ""
-
-
-def symbol_currencies(symbol: str) -> tuple[str, str]:
-    """Base and quote currency of a ccxt symbol (`BTC/USDT` or `BTC/USDT:USDT`)."""
-    base, sep, rest = symbol.partition("/")
-    quote = rest.partition(":")[0]
-    if not sep or not base or not quote:
-        raise PositionError(f"symbol {symbol!r}: expected 'BASE/QUOTE' or 'BASE/QUOTE:SETTLE'")
-    return base, quote
 
 
 def fill_flow(fill: Fill, base: str, quote: str) -> tuple[Decimal, Decimal, Decimal]:

@@ -1,6 +1,6 @@
 """What the portfolio reports read from the trading database: prices and strategy accounts.
 
-A strategy's account is rebuilt from its fills (as `trading.accounts` does for trading), so
+A strategy's account is rebuilt from its fills (as `portfolio.accounts` does for trading), so
 every report agrees with `crypto_executions`. Figures are in each venue's quote currency,
 summed at face value: the reports assume one quote currency (USDT in the shipped config).
 `to_float` is the one place the Decimal money of the ledger becomes float analytics input.
@@ -21,13 +21,13 @@ from zvt_pipelines.errors import DataError
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import Fill
 from zvt_pipelines.model.timeframe import timeframe_ms
+from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
 from zvt_pipelines.portfolio.lots import ClosedLot
 from zvt_pipelines.portfolio.positions import AccountingMethod, Position, PositionBook, PositionKey
 from zvt_pipelines.portfolio.stress import Holding
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import load_candles
 from zvt_pipelines.storage.models import MarketOhlcv
-from zvt_pipelines.trading.accounts import account_balances, strategy_fills
 
 ZERO = Decimal(0)
 MARK_TIMEFRAMES = ("1m", "1h", "1d")  # candles a mark price may come from

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zvt_pipelines.storage.models import Base
+from zvt_pipelines.storage.base import Base
 
 
 class AlertRecord(Base):

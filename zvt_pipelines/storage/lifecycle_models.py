@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zvt_pipelines.storage.models import Base
+from zvt_pipelines.storage.base import Base
 
 
 class StrategyStatus(Base):

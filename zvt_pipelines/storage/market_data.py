@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
 from zvt_pipelines.errors import DataError, StorageError
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import FundingRate, MarketOhlcv

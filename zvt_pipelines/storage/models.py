@@ -7,17 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from zvt_pipelines.storage.types import ExactDecimal, UtcDateTime
+from zvt_pipelines.storage.base import Base
 
 ZERO = Decimal(0)
-
-
-class Base(DeclarativeBase):
-    """Declarative base; `type_annotation_map` makes money and time exact everywhere."""
-
-    type_annotation_map = {Decimal: ExactDecimal(), datetime: UtcDateTime()}
 
 
 class CryptoOrder(Base):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zvt_pipelines.storage.models import Base
+from zvt_pipelines.storage.base import Base
 
 
 class ExecutionQuality(Base):

@@ -14,8 +14,8 @@ import pandas as pd
 
 from zvt_pipelines.errors import DataError
 from zvt_pipelines.markets import MarketsConfig
+from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
 from zvt_pipelines.storage.database import Database
-from zvt_pipelines.trading.accounts import account_balances, strategy_fills
 from zvt_pipelines.trading.emergency import StopReport, emergency_stop
 from zvt_pipelines.trading.execution_quality import record_execution_quality
 from zvt_pipelines.trading.market_view import CandleCache, latest_close

@@ -26,9 +26,9 @@ from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.order import OrderCanceled
 from zvt_pipelines.oms.persistence import OrderRecorder, load_active_orders
 from zvt_pipelines.oms.quarantine import list_quarantined
+from zvt_pipelines.portfolio.accounts import strategy_fills
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.locks import StrategyLocked, strategy_lock
-from zvt_pipelines.trading.accounts import strategy_fills
 from zvt_pipelines.trading.lifecycle import Status, get_status, record_audit, set_status
 from zvt_pipelines.trading.rebalance import client_order_id
 

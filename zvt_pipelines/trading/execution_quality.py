@@ -22,9 +22,9 @@ from zvt_pipelines.oms.quality import (
     quality_frame,
     summarise,
 )
+from zvt_pipelines.portfolio.accounts import strategy_fills
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.quality_models import ExecutionQuality
-from zvt_pipelines.trading.accounts import strategy_fills
 from zvt_pipelines.trading.market_view import CandleCache
 from zvt_pipelines.trading.rebalance import ExecutionReport
 

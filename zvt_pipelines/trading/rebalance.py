@@ -33,6 +33,7 @@ from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Side
 from zvt_pipelines.oms.router import affordable_amount, floor_to_step, market_rules
+from zvt_pipelines.portfolio.accounts import account_balances, account_equity, strategy_fills
 from zvt_pipelines.portfolio.limits import RiskDenial, RiskState
 from zvt_pipelines.portfolio.position_store import save_positions
 from zvt_pipelines.portfolio.positions import AccountingMethod, PositionBook, PositionSnapshot
@@ -41,7 +42,6 @@ from zvt_pipelines.storage.lifecycle_models import TargetPositionRow
 from zvt_pipelines.storage.locks import strategy_lock
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
 from zvt_pipelines.strategies.registry import get_strategy
-from zvt_pipelines.trading.accounts import account_balances, account_equity, strategy_fills
 from zvt_pipelines.trading.market_view import CandleCache, decision_window, last_prices
 
 ZERO = Decimal(0)

@@ -33,10 +33,10 @@ from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.persistence import OrderRecorder, load_active_orders
 from zvt_pipelines.oms.reconcile import UNKNOWN_REASON, reconcile
+from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.locks import strategy_lock
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
-from zvt_pipelines.trading.accounts import account_balances, strategy_fills
 from zvt_pipelines.venues.paper import PaperVenue
 
 LOST_WITH_PROCESS = (

@@ -12,7 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from zvt_pipelines.data.candles import candles_from_ohlcv, empty_candles
+from zvt_pipelines.data.candles import candles_from_ohlcv
+from zvt_pipelines.model.candles import empty_candles
 from zvt_pipelines.model.timeframe import timeframe_ms
 
 FaultHook = Callable[[str], None]

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.data.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
 from zvt_pipelines.errors import ConfigError, NotSupported, UnknownSymbol
+from zvt_pipelines.model.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
 from zvt_pipelines.venues.sim_book import make_order_book
 from zvt_pipelines.venues.sim_paths import (
     Scaffold,
