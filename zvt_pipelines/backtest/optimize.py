@@ -22,6 +22,12 @@ with status FAILED and never wins.
 `n_trials` is the budget of distinct points the GA tries (infeasible ones included;
 a repeated point is not re-evaluated) and the number of optuna trials for TPE (a
 repeated point reuses its cached score and is listed once); the grid ignores it.
+
+Overfitting: when the objective offers ``trial_returns(params)`` (the per-period returns
+of the backtest at `params`, e.g. `SmaCrossObjective`), the result carries the best
+trial's deflated Sharpe ratio against all complete trials and their PBO by CSCV (see
+`overfitting`). Each trial's returns are recomputed once after the search and reduced to
+O(splits) numbers, so 1,000 trials on a year of hourly bars cost a few seconds.
 """
 
 from __future__ import annotations
@@ -36,10 +42,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.backtest.engine import BacktestSettings, run_targets
+from zvt_pipelines.backtest.costs import BPS
+from zvt_pipelines.backtest.engine import fill_prices, run_targets
 from zvt_pipelines.backtest.grid import sma_cross_grid
-from zvt_pipelines.backtest.signals import sma_cross_targets
+from zvt_pipelines.backtest.kernels import simulate_nb
+from zvt_pipelines.backtest.overfitting import OverfittingReport, overfitting_report
+from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.strategies.indicators import sma_cross_targets
 
 Params = dict[str, Any]
 Objective = Callable[[Params], float]
@@ -191,12 +201,22 @@ class Trial:
 
 @dataclass(frozen=True)
 class OptimizationResult:
-    """Every trial in order and the best complete one (None when none completed)."""
+    """Every trial in order, the best complete one (None when none completed) and, when
+    the objective gives per-trial returns, the overfitting figures."""
 
     method: Method
     direction: Direction
     trials: tuple[Trial, ...]
     best: Trial | None
+    overfitting: OverfittingReport | None = None
+
+    @property
+    def deflated_sharpe(self) -> float | None:
+        return None if self.overfitting is None else self.overfitting.deflated_sharpe
+
+    @property
+    def pbo(self) -> float | None:
+        return None if self.overfitting is None else self.overfitting.pbo
 
     def to_frame(self) -> pd.DataFrame:
         """One row per trial: number, status, score and one column per parameter."""
@@ -253,10 +273,16 @@ class _Recorder:
             return -math.inf
         return self.sign * score
 
-    def result(self, method: Method, direction: Direction) -> OptimizationResult:
+    def result(self, method: Method, direction: Direction, n_splits: int) -> OptimizationResult:
         complete = [t for t in self.trials if t.status is TrialStatus.COMPLETE]
         best = max(complete, key=lambda t: self.sign * t.score, default=None)
-        return OptimizationResult(method, direction, tuple(self.trials), best)
+        returns_of = getattr(self.objective, "trial_returns", None)
+        report = None
+        if callable(returns_of) and best is not None:
+            report = overfitting_report(
+                (returns_of(dict(t.params)) for t in complete), complete.index(best), n_splits
+            )
+        return OptimizationResult(method, direction, tuple(self.trials), best, report)
 
 
 def _run_grid(recorder: _Recorder, objective: Objective) -> None:
@@ -359,6 +385,7 @@ def optimize(
     seed: int = 0,
     direction: Direction | str = Direction.MAXIMIZE,
     on_trial: Callable[[Trial], object] | None = None,
+    overfitting_splits: int = 16,
 ) -> OptimizationResult:
     """Search `space` for the params that maximise (or minimise) `objective`.
 
@@ -372,11 +399,13 @@ def optimize(
     seed : seeds the GA's and TPE's random numbers; equal seeds give equal trials
     direction : "maximize" or "minimize"
     on_trial : called with every `Trial` as it is recorded (e.g. `Sweep.log_trial`)
+    overfitting_splits : blocks S of the PBO's cross-validation (even; C(S, S/2) splits)
 
     Returns
     -------
     OptimizationResult
-        All trials in evaluation order and the best complete trial.
+        All trials in evaluation order, the best complete trial and (objectives with
+        ``trial_returns``) its deflated Sharpe ratio and the PBO.
     """
     if not isinstance(space, SearchSpace):
         space = SearchSpace(tuple(space))
@@ -396,7 +425,7 @@ def optimize(
         _run_genetic(recorder, n_trials, seed)
     else:
         _run_bayesian(recorder, n_trials, seed, direction)
-    return recorder.result(method, direction)
+    return recorder.result(method, direction, overfitting_splits)
 
 
 @dataclass(frozen=True)
@@ -421,6 +450,24 @@ class SmaCrossObjective:
         if self.metric not in result.metrics:
             raise ConfigError(f"metric {self.metric!r}: not a backtest metric")
         return float(result.metrics[self.metric])
+
+    def trial_returns(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Bar-to-bar returns of the equity at `params` (the same simulation as `__call__`;
+        the plain kernel unless the settings model execution costs)."""
+        close = self.frame["close"].to_numpy(dtype="float64")
+        targets = sma_cross_targets(close, int(params["fast"]), int(params["slow"]))
+        if self.settings.models_execution:
+            equity = run_targets(self.frame, targets, self.settings).equity.to_numpy()
+        else:
+            s = self.settings
+            base = fill_prices(self.frame, s.fill_price)
+            equity = simulate_nb(
+                targets, base, close, s.fee_bps * BPS, s.slippage_bps * BPS, s.cash
+            )[0]
+        previous = equity[:-1]
+        return np.divide(
+            np.diff(equity), previous, out=np.zeros(previous.size), where=previous != 0
+        )
 
     def grid_scorer(self) -> Callable[[list[Params]], np.ndarray] | None:
         """A whole-grid scorer of final equity, or None for any other metric (and when the

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,3 +237,46 @@ def probability_of_backtest_overfitting(matrix: np.ndarray, n_splits: int = 16) 
     if not np.isfinite(values).all():
         raise DataError("pbo: the return matrix holds NaN or infinite values")
     return pbo_from_blocks([BlockMoments.of(column, n_splits) for column in values.T])
+
+
+@dataclass(frozen=True)
+class OverfittingReport:
+    """An optimisation's overfitting figures: the best trial's DSR (against N trials) and
+    the PBO of all trials (None when the returns are too short for the splits)."""
+
+    deflated_sharpe: float
+    pbo: float | None
+    n_trials: int
+    best_sharpe: float  # per period
+    expected_max_sharpe: float  # per period, the DSR's benchmark
+    n_splits: int
+
+
+def overfitting_report(
+    returns_by_trial: Iterable[np.ndarray], selected: int, n_splits: int = 16
+) -> OverfittingReport:
+    """DSR of trial number `selected` (an index into the iterable) and PBO of all trials.
+
+    Each trial's per-period returns are reduced to `ReturnStats` and `BlockMoments` as
+    they arrive, so memory stays O(trials × splits) however long the series are.
+    """
+    _check_splits(n_splits)
+    summaries, blocks = [], []
+    for returns in returns_by_trial:
+        values = np.asarray(returns, dtype="float64")
+        summaries.append(ReturnStats.of(values))
+        if values.size // n_splits >= 2:
+            blocks.append(BlockMoments.of(values, n_splits))
+    if not 0 <= selected < len(summaries):
+        raise DataError(f"selected {selected!r}: not one of the {len(summaries)} trials")
+    sharpes = np.array([s.sharpe for s in summaries])
+    variance = float(sharpes.var(ddof=1)) if sharpes.size > 1 else 0.0
+    whole = len(blocks) == len(summaries) and len(blocks) >= 2
+    return OverfittingReport(
+        deflated_sharpe=deflated_sharpe_of(summaries[selected], sharpes),
+        pbo=pbo_from_blocks(blocks).pbo if whole else None,
+        n_trials=len(summaries),
+        best_sharpe=summaries[selected].sharpe,
+        expected_max_sharpe=expected_max_sharpe(variance, len(summaries)),
+        n_splits=n_splits,
+    )

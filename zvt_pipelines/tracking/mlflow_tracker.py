@@ -333,6 +333,10 @@ class Sweep:
         if result is not None and result.best is not None:
             best = {f"best.{k}": v for k, v in flatten_params(result.best.params).items()}
             values = {"best_score": float(result.best.score), "trials": float(len(result.trials))}
+            # the overfitting gate reads these two back at deploy (trading/overfitting_gate.py)
+            for figure in ("deflated_sharpe", "pbo"):
+                if getattr(result, figure) is not None:
+                    values[figure] = float(getattr(result, figure))
             _log_values(client, self.run_id, best, values)
         client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
 
