@@ -359,6 +359,7 @@ def optimize(
         fail(f"--method {method!r}: choose grid, genetic or bayesian")
     from zvt_pipelines.backtest.optimize import IntParam, SearchSpace, SmaCrossObjective
     from zvt_pipelines.backtest.optimize import optimize as run_optimize
+    from zvt_pipelines.backtest.result import json_float
     from zvt_pipelines.backtest.settings import BacktestSettings
 
     ranges = {
@@ -398,12 +399,17 @@ def optimize(
         "metric": metric,
         "trials": len(result.trials),
         "best": None if best is None else {"params": best.params, "score": best.score},
+        **{  # NaN (undefined) prints as null
+            name: None if value is None else json_float(value)
+            for name, value in (("deflated_sharpe", result.deflated_sharpe), ("pbo", result.pbo))
+        },
         "mlflow_run_id": run_id,
     }
     if json_output:
         typer.echo(json.dumps(out))
         return
     typer.echo(f"{method} search over {out['trials']} trials on {data.name}: best {out['best']}")
+    typer.echo(f"  deflated Sharpe ratio {out['deflated_sharpe']}  PBO {out['pbo']}")
     if run_id:
         typer.echo(f"  MLflow parent run {run_id}")
 
