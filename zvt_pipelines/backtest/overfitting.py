@@ -249,7 +249,42 @@ class OverfittingReport:
     n_trials: int
     best_sharpe: float  # per period
     expected_max_sharpe: float  # per period, the DSR's benchmark
-    n_splits: int
+    n_splits: int  # 0 when no PBO was computed
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One trial's returns reduced to what the DSR and CSCV need (blocks None when the
+    series is too short for the splits)."""
+
+    stats: ReturnStats
+    blocks: BlockMoments | None
+
+    @classmethod
+    def of(cls, returns: np.ndarray, n_splits: int = 16) -> TrialSummary:
+        values = np.asarray(returns, dtype="float64")
+        _check_splits(n_splits)
+        enough = values.size // n_splits >= 2
+        return cls(ReturnStats.of(values), BlockMoments.of(values, n_splits) if enough else None)
+
+
+def report_from_summaries(summaries: list[TrialSummary], selected: int) -> OverfittingReport:
+    """DSR of trial `selected` (an index into `summaries`) and PBO of all of them."""
+    if not 0 <= selected < len(summaries):
+        raise DataError(f"selected {selected!r}: not one of the {len(summaries)} trials")
+    sharpes = np.array([s.stats.sharpe for s in summaries])
+    variance = float(sharpes.var(ddof=1)) if sharpes.size > 1 else 0.0
+    blocks = [s.blocks for s in summaries if s.blocks is not None]
+    whole = len(blocks) == len(summaries) and len(blocks) >= 2
+    chosen = summaries[selected].stats
+    return OverfittingReport(
+        deflated_sharpe=deflated_sharpe_of(chosen, sharpes),
+        pbo=pbo_from_blocks(blocks).pbo if whole else None,
+        n_trials=len(summaries),
+        best_sharpe=chosen.sharpe,
+        expected_max_sharpe=expected_max_sharpe(variance, len(summaries)),
+        n_splits=blocks[0].count.size if blocks else 0,
+    )
 
 
 def overfitting_report(
@@ -257,26 +292,8 @@ def overfitting_report(
 ) -> OverfittingReport:
     """DSR of trial number `selected` (an index into the iterable) and PBO of all trials.
 
-    Each trial's per-period returns are reduced to `ReturnStats` and `BlockMoments` as
-    they arrive, so memory stays O(trials × splits) however long the series are.
+    Each trial's per-period returns are reduced to a `TrialSummary` as they arrive, so
+    memory stays O(trials × splits) however long the series are.
     """
     _check_splits(n_splits)
-    summaries, blocks = [], []
-    for returns in returns_by_trial:
-        values = np.asarray(returns, dtype="float64")
-        summaries.append(ReturnStats.of(values))
-        if values.size // n_splits >= 2:
-            blocks.append(BlockMoments.of(values, n_splits))
-    if not 0 <= selected < len(summaries):
-        raise DataError(f"selected {selected!r}: not one of the {len(summaries)} trials")
-    sharpes = np.array([s.sharpe for s in summaries])
-    variance = float(sharpes.var(ddof=1)) if sharpes.size > 1 else 0.0
-    whole = len(blocks) == len(summaries) and len(blocks) >= 2
-    return OverfittingReport(
-        deflated_sharpe=deflated_sharpe_of(summaries[selected], sharpes),
-        pbo=pbo_from_blocks(blocks).pbo if whole else None,
-        n_trials=len(summaries),
-        best_sharpe=summaries[selected].sharpe,
-        expected_max_sharpe=expected_max_sharpe(variance, len(summaries)),
-        n_splits=n_splits,
-    )
+    return report_from_summaries([TrialSummary.of(r, n_splits) for r in returns_by_trial], selected)
