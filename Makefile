@@ -30,10 +30,12 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 mlflow: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri "sqlite:///$(ZVT_HOME)/mlflow.db" --host 127.0.0.1 --port 5000

@@ -1,10 +1,15 @@
 """Run the code location's jobs in-process against the local Dagster instance.
 
-Used by `zvt demo`: the runs land in the same instance the UI (`make ui`) shows, so
-every demo run, its asset materialisations and check results can be browsed there.
+Used by `zvt demo`, which starts `python launch.py --days N` with the project root (the
+checkout, or the `zvt_project/` folder of a built wheel) as the working directory and on
+PYTHONPATH, so the core never imports this layer. The runs land in the same instance the UI
+(`make ui`) shows, so every demo run, its materialisations and check results can be browsed there.
 """
 
+import argparse
+import os
 import shutil
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -184,3 +189,19 @@ def run_demo(days: int, echo: Callable[[str], None]) -> list[str]:
             if not run.success:
                 failures.append(job_name)
     return failures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python launch.py --days N`: the demo against DAGSTER_HOME; exit status 1 if a step failed."""
+    parser = argparse.ArgumentParser(description=run_demo.__doc__)
+    parser.add_argument("--days", type=int, default=3)
+    args = parser.parse_args(argv)
+    ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
+    failures = run_demo(args.days, lambda line: print(line, flush=True))
+    if failures:
+        print(f"failed steps: {', '.join(failures)}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,7 +7,7 @@ import pytest
 from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.markets import load_markets_config, parse_markets_config
 from zvt_pipelines.model.instrument import InstrumentId
-from zvt_pipelines.settings import DEFAULT_MARKETS, REPO_ROOT
+from zvt_pipelines.settings import DEFAULT_MARKETS, PROJECT_ROOT
 
 VALID = {
     "start_date": "2024-01-01",
@@ -22,7 +22,7 @@ def test_shipped_markets_files_are_valid():
     assert {i.venue for i in default.instrument_ids()} == {"sim_a", "sim_b"}
     assert all(v.kind == "simulated" for v in default.venues.values())  # the demo needs no network
     for name in ("markets.shared-data.yaml", "markets.live.yaml"):
-        load_markets_config(REPO_ROOT / "config" / name)
+        load_markets_config(PROJECT_ROOT / "config" / name)
 
 
 def test_instrument_ids_parse_and_print():

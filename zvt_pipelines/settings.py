@@ -4,6 +4,10 @@
 and the MLflow store; `ZVT_DATABASE_URL` switches the trading database to PostgreSQL;
 `ZVT_MARKETS` points at the markets configuration (default `config/markets.yaml`),
 `ZVT_STRATEGIES` at the strategies (default `config/strategies.yaml`).
+
+The project root holds `config/` and the Dagster layer (`definitions.py`, `assets/`, ...):
+`ZVT_PROJECT_ROOT` if set, else the checkout this package sits in, else the `zvt_project/`
+folder a built wheel installs next to the package.
 """
 
 from __future__ import annotations
@@ -13,9 +17,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MARKETS = REPO_ROOT / "config" / "markets.yaml"
-DEFAULT_STRATEGIES = REPO_ROOT / "config" / "strategies.yaml"
+WHEEL_PROJECT_FOLDER = "zvt_project"
+
+
+def project_root(env: Mapping[str, str] = os.environ) -> Path:
+    """The folder holding `config/` and the Dagster layer (see the module docstring)."""
+    if env.get("ZVT_PROJECT_ROOT"):
+        return Path(env["ZVT_PROJECT_ROOT"]).resolve()
+    beside_package = Path(__file__).resolve().parent.parent
+    if (beside_package / "definitions.py").is_file():
+        return beside_package
+    return beside_package / WHEEL_PROJECT_FOLDER
+
+
+PROJECT_ROOT = project_root()
+DEFAULT_MARKETS = PROJECT_ROOT / "config" / "markets.yaml"
+DEFAULT_STRATEGIES = PROJECT_ROOT / "config" / "strategies.yaml"
 
 
 @dataclass(frozen=True)

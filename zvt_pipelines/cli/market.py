@@ -1,12 +1,15 @@
 """`zvt demo`, `zvt ingest` and `zvt db`: market data and the trading database.
 
-`zvt demo` loads the Dagster layer (`definitions.py`) to run the main job against the
-local instance; the other commands use the core only.
+`zvt demo` runs the Dagster layer (`launch.py` beside `definitions.py`) in a child process
+rooted at the project folder (see `settings.project_root`), so the core never imports it; the
+other commands use the core only.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from zvt_pipelines.cli.common import (
     parse_day,
     settings,
 )
+from zvt_pipelines.settings import project_root
 
 db_app = typer.Typer(no_args_is_help=True, help="Trading database commands.")
 app.add_typer(db_app, name="db")
@@ -38,18 +42,25 @@ def demo(
         fail(f"--days {days}: choose between 1 and 31")
     resolved = settings(markets)
     export_settings(resolved)
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(resolved.dagster_home)))
+    os.environ.setdefault("DAGSTER_HOME", str(resolved.dagster_home))
+    root = project_root()
+    if not (root / "launch.py").is_file():
+        fail(f"project root {str(root)!r} (ZVT_PROJECT_ROOT): no launch.py, the Dagster layer")
     typer.echo(f"zvt demo: state in {resolved.home}")
-    typer.echo("loading the Dagster code location ...")
-
-    from launch import ensure_instance_config, run_demo
-
-    ensure_instance_config(dagster_home)
-
-    failures = run_demo(days, typer.echo)
+    typer.echo(f"loading the Dagster code location from {root} ...")
+    paths = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "ZVT_MARKETS": str(resolved.markets_path.resolve()),  # the child runs in `root`
+        "ZVT_STRATEGIES": str(resolved.strategies_path.resolve()),
+    }
+    launched = subprocess.run(
+        [sys.executable, "launch.py", "--days", str(days)], cwd=root, env=env, check=False
+    )
     _summary(resolved)
-    if failures:
-        fail(f"{len(failures)} step(s) failed: {', '.join(failures)}")
+    if launched.returncode != 0:
+        fail(f"launch.py exited with status {launched.returncode}: a demo step failed (see above)")
 
 
 def _summary(resolved: Any) -> None:
