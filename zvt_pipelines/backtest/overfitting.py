@@ -32,7 +32,7 @@ from scipy import stats
 from zvt_pipelines.errors import DataError
 
 EULER_GAMMA = 0.5772156649015329
-_COMBINATIONS_PER_BATCH = 256  # bounds memory: batch × trials floats per intermediate
+_COMBINATIONS_PER_BATCH = 128  # bounds memory: 3 × batch × S/2 × trials floats gathered
 
 
 def sharpe_per_period(returns: np.ndarray) -> float:
@@ -108,12 +108,15 @@ class ReturnStats:
     @classmethod
     def of(cls, returns: np.ndarray) -> ReturnStats:
         values = np.asarray(returns, dtype="float64")
-        flat = values.size < 2 or values.std() == 0
+        centred = values - values.mean()
+        squared = centred * centred  # products: numpy's float power is far slower
+        m2, m3, m4 = (float(np.mean(m)) for m in (squared, squared * centred, squared * squared))
+        flat = values.size < 2 or m2 == 0
         return cls(
             n_obs=int(values.size),
             sharpe=sharpe_per_period(values),
-            skew=0.0 if flat else float(stats.skew(values)),
-            kurtosis=3.0 if flat else float(stats.kurtosis(values, fisher=False)),
+            skew=0.0 if flat else m3 / m2**1.5,
+            kurtosis=3.0 if flat else m4 / m2**2,
         )
 
 
@@ -201,23 +204,20 @@ def pbo_from_blocks(trials: list[BlockMoments]) -> PboResult:
     """
     if len(trials) < 2:
         raise DataError(f"pbo: need at least 2 trials, got {len(trials)}")
-    count = np.stack([t.count for t in trials], axis=1)  # S × N
-    total = np.stack([t.total for t in trials], axis=1)
-    squares = np.stack([t.squares for t in trials], axis=1)
-    n_splits = count.shape[0]
+    # moments[k, s, n]: count (k=0), sum (1) and sum of squares (2) of block s of trial n
+    moments = np.stack([np.stack([t.count, t.total, t.squares]) for t in trials], axis=2)
+    n_splits = moments.shape[1]
     _check_splits(n_splits)
+    whole = moments.sum(axis=1, keepdims=True)
     # combinations containing block 0, each paired with its complement (which lacks it)
     halves = np.array(
         [(0, *rest) for rest in itertools.combinations(range(1, n_splits), n_splits // 2 - 1)]
     )
-    chosen = np.zeros((len(halves), n_splits))
-    chosen[np.arange(len(halves))[:, None], halves] = 1.0
     logits = []
-    for start in range(0, len(chosen), _COMBINATIONS_PER_BATCH):
-        inside = chosen[start : start + _COMBINATIONS_PER_BATCH]
-        outside = 1.0 - inside
-        first = _sharpes(inside @ count, inside @ total, inside @ squares)
-        second = _sharpes(outside @ count, outside @ total, outside @ squares)
+    for start in range(0, len(halves), _COMBINATIONS_PER_BATCH):
+        inside = moments[:, halves[start : start + _COMBINATIONS_PER_BATCH], :].sum(axis=2)
+        outside = whole - inside
+        first, second = _sharpes(*inside), _sharpes(*outside)
         logits += [_winner_logits(first, second), _winner_logits(second, first)]
     values = np.concatenate(logits)
     return PboResult(pbo=float(np.mean(values <= 0)), logits=values, n_splits=n_splits)
