@@ -195,11 +195,11 @@ def test_optimize_reports_dsr_and_pbo_of_its_trials(shared_data):
     """A 4×3 SMA grid on 2,000 real hourly bars: the result's figures equal the DSR formula
     and the brute-force CSCV (S = 6) applied to every trial's equity returns from
     `run_targets` (pandas pct_change), the best trial picked by final equity."""
+    from zvt_pipelines.analytics.indicators import sma_cross_targets
     from zvt_pipelines.backtest.engine import run_targets
     from zvt_pipelines.backtest.optimize import IntParam, SmaCrossObjective, optimize
     from zvt_pipelines.backtest.settings import BacktestSettings
     from zvt_pipelines.data.candles import read_candle_file
-    from zvt_pipelines.strategies.indicators import sma_cross_targets
 
     frame = read_candle_file(shared_data / "binance_BTC-USDT_1h.csv.gz").iloc[-2000:]
     frame = frame.reset_index(drop=True)

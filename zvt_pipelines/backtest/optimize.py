@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 from zvt_pipelines.backtest.costs import BPS
 from zvt_pipelines.backtest.engine import fill_prices, run_targets
 from zvt_pipelines.backtest.grid import sma_cross_grid
@@ -49,7 +50,6 @@ from zvt_pipelines.backtest.kernels import simulate_nb
 from zvt_pipelines.backtest.overfitting import OverfittingReport, overfitting_report
 from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.errors import ConfigError
-from zvt_pipelines.strategies.indicators import sma_cross_targets
 
 Params = dict[str, Any]
 Objective = Callable[[Params], float]
