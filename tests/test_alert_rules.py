@@ -25,8 +25,8 @@ from zvt_pipelines.alerts.technical import (
     MacdCross,
     RsiExtreme,
     TrendChange,
-    rsi,
 )
+from zvt_pipelines.analytics.indicators import rsi
 from zvt_pipelines.errors import AlertConfigError, DataError
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")

@@ -18,7 +18,7 @@ from zvt_pipelines.backtest.costs import (
 )
 from zvt_pipelines.data.candles import read_candle_file
 from zvt_pipelines.errors import ConfigError, DataError
-from zvt_pipelines.strategies.indicators import sma_cross_targets
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 
 NAN = float("nan")
 

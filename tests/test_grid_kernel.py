@@ -15,7 +15,7 @@ from zvt_pipelines.backtest.engine import run_targets
 from zvt_pipelines.backtest.grid import sma_cross_grid
 from zvt_pipelines.backtest.settings import BacktestSettings, FillPrice
 from zvt_pipelines.data.candles import read_candle_file
-from zvt_pipelines.strategies.indicators import sma_cross_targets
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 
 PAIRS = [(2, 5), (3, 10), (5, 20), (10, 30), (5, 10)]
 

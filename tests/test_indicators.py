@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from zvt_pipelines.strategies import indicators as ind
+from zvt_pipelines.analytics import indicators as ind
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_equal_averages_are_equal_floats_and_the_cross_waits_for_a_real_move():
     0.30000000000000004, so the slow mean at t=4 is 0.10000000000000002 > 0.1 and a
     strict cross below would fire at t=4, two bars early.
     """
-    from zvt_pipelines.strategies.indicators import sma_cross_targets
+    from zvt_pipelines.analytics.indicators import sma_cross_targets
 
     close = np.array([0.05, 0.08, 0.1, 0.1, 0.1, 0.1, 0.09])
     assert (0.1 + 0.1 + 0.1) / 3 > 0.1  # the noise this guards against

@@ -275,7 +275,7 @@ def test_divergence_found_where_price_higher_high_rsi_lower_high():
     path += [125 + 1.5 * i for i in range(1, 13)]  # up to 143 at index 37
     path += [143 - 2 * i for i in range(1, 6)]  # confirm the second swing
     close = np.asarray(path, dtype=float)
-    from zvt_pipelines.strategies.indicators import rsi
+    from zvt_pipelines.analytics.indicators import rsi
 
     strength = rsi(close, 14)
     assert close[37] > close[20] and strength[37] < strength[20]

@@ -1,7 +1,8 @@
 """Technical-signal rules: RSI, MACD, Bollinger bands, support/resistance breakouts, trend changes.
 
-Indicators are pure functions over float64 arrays (NaN during warm-up); each rule alerts on
-the bar its condition becomes true, using only that bar and earlier ones.
+The indicators are the strategies' own (`analytics.indicators`, NaN during warm-up), so an
+alert and a strategy read the same RSI; each rule alerts on the bar its condition becomes
+true, using only that bar and earlier ones.
 """
 
 from __future__ import annotations
@@ -13,45 +14,8 @@ import pandas as pd
 
 from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.alerts.rules import Timestamps, column, recent, rising_edge, timestamps
+from zvt_pipelines.analytics.indicators import bollinger, macd, rsi, sma
 from zvt_pipelines.errors import AlertConfigError
-
-
-def rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
-    """Wilder's relative strength index (0..100); NaN for the first `period` rows.
-
-    A window with gains and no losses scores 100, one with losses and no gains 0.
-    """
-    delta = np.diff(close, prepend=np.nan)
-    gain = pd.Series(np.clip(delta, 0, None))
-    loss = pd.Series(np.clip(-delta, 0, None))
-    avg_gain = gain.ewm(alpha=1 / period, adjust=False, min_periods=period).mean().to_numpy()
-    avg_loss = loss.ewm(alpha=1 / period, adjust=False, min_periods=period).mean().to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
-    value[(avg_loss == 0) & (avg_gain > 0)] = 100.0
-    value[(avg_loss == 0) & (avg_gain == 0)] = 50.0
-    value[:period] = np.nan
-    return value
-
-
-def macd(
-    close: np.ndarray, fast: int = 12, slow: int = 26, signal: int = 9
-) -> tuple[np.ndarray, np.ndarray]:
-    """MACD line (fast EMA minus slow EMA) and its signal line (EMA of the MACD line)."""
-    series = pd.Series(close)
-    line = series.ewm(span=fast, adjust=False).mean() - series.ewm(span=slow, adjust=False).mean()
-    signal_line = line.ewm(span=signal, adjust=False).mean()
-    return line.to_numpy(copy=True), signal_line.to_numpy(copy=True)
-
-
-def bollinger(
-    close: np.ndarray, window: int = 20, width: float = 2.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Middle (SMA), upper and lower Bollinger bands (population standard deviation)."""
-    rolling = pd.Series(close).rolling(window)
-    middle = rolling.mean().to_numpy()
-    spread = width * rolling.std(ddof=0).to_numpy()
-    return middle, middle + spread, middle - spread
 
 
 def crosses(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,8 +114,7 @@ class MacdCross:
     def evaluate(self, frame: pd.DataFrame, instrument: str) -> list[Alert]:
         close = column(frame, "close")
         ts = timestamps(frame)
-        line, signal = macd(close, self.fast, self.slow, self.signal)
-        line[: self.slow] = np.nan  # the slow EMA is not meaningful before it has seen `slow` rows
+        line, signal, _ = macd(close, self.fast, self.slow, self.signal)
         up, down = crosses(line, signal)
         alerts = [
             _alert(
@@ -184,7 +147,7 @@ class BollingerBreak:
     def evaluate(self, frame: pd.DataFrame, instrument: str) -> list[Alert]:
         close = column(frame, "close")
         ts = timestamps(frame)
-        _, upper, lower = bollinger(close, self.window, self.width)
+        lower, _, upper = bollinger(close, self.window, self.width)
         alerts = []
         for name, outside, band in (
             ("upper", close > np.nan_to_num(upper, nan=np.inf), upper),
@@ -264,8 +227,7 @@ class TrendChange:
     def evaluate(self, frame: pd.DataFrame, instrument: str) -> list[Alert]:
         close = column(frame, "close")
         ts = timestamps(frame)
-        fast = pd.Series(close).rolling(self.fast).mean().to_numpy()
-        slow = pd.Series(close).rolling(self.slow).mean().to_numpy()
+        fast, slow = sma(close, self.fast), sma(close, self.slow)
         up, down = crosses(fast, slow)
         alerts = [
             _alert(

@@ -2,7 +2,7 @@
 
 Plain float64 arrays in, plain arrays out; no pandas, no Python objects. The public
 wrappers in `engine` and `grid` validate inputs and build the results; the moving
-averages and crossovers they use live in `strategies.indicator_kernels`.
+averages and crossovers they use live in `analytics.indicator_kernels`.
 
 Targets are the position the strategy wants, as a fraction of equity in [0, 1], decided
 on a bar's close: NaN means "no instruction, keep what you hold". The target decided on
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from zvt_pipelines.strategies.indicator_kernels import (
+from zvt_pipelines.analytics.indicator_kernels import (
     cross_targets_nb,
     decimal_places_nb,
     rolling_mean_nb,

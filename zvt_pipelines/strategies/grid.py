@@ -41,7 +41,7 @@ from zvt_pipelines.strategies.base import (
     SignalKind,
     StrategyParams,
 )
-from zvt_pipelines.strategies.indicators import rolling_std
+from zvt_pipelines.analytics.indicators import rolling_std
 from zvt_pipelines.strategies.registry import register_strategy
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from zvt_pipelines.strategies.indicators import adx, efficiency_ratio
+from zvt_pipelines.analytics.indicators import adx, efficiency_ratio
 
 
 class Regime(enum.IntEnum):

@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from zvt_pipelines.strategies.base import BarStrategy, StrategyParams
-from zvt_pipelines.strategies.indicators import sma_cross_targets
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 from zvt_pipelines.strategies.registry import register_strategy
 
 

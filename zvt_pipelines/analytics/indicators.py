@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 from zvt_pipelines.errors import ConfigError
-from zvt_pipelines.strategies.indicator_kernels import (
+from zvt_pipelines.analytics.indicator_kernels import (
     cross_targets_nb,
     decimal_places_nb,
     rolling_mean_nb,

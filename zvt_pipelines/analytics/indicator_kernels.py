@@ -2,7 +2,7 @@
 
 Plain float64 arrays in, plain arrays out. The mean is computed on the prices as
 decimals and rounded once, so equal averages are equal floats and a crossover never
-fires on rounding noise. `strategies.indicators` wraps them; the backtest grid reuses them.
+fires on rounding noise. `analytics.indicators` wraps them; the backtest grid reuses them.
 """
 
 from __future__ import annotations
