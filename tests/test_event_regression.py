@@ -70,15 +70,15 @@ CAPITAL = D(10_000)
 # bars per family in this suite (the profiles use up to 20,000): small enough that the
 # whole file runs in about a minute on a shared 2-core machine
 REGRESSION_BARS = {
-    "dca": 2_000,
-    "grid": 2_000,
-    "momentum": 1_000,
-    "mean_reversion": 1_500,
-    "market_making": 1_000,
-    "sma_cross": 2_000,
-    "arb_cross": 1_000,
-    "arb_funding": 1_000,
-    "arb_triangular": 600,
+    "dca": 1_500,
+    "grid": 1_500,
+    "momentum": 700,
+    "mean_reversion": 1_000,
+    "market_making": 700,
+    "sma_cross": 1_500,
+    "arb_cross": 700,
+    "arb_funding": 700,
+    "arb_triangular": 500,
 }
 
 
