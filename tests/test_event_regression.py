@@ -35,6 +35,7 @@ the same cases on longer slices.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -372,17 +373,21 @@ def check_sanity(case: Case, result) -> None:
     assert set(booked) <= set(balances)
     for key, amount in balances.items():
         assert booked.get(key, 0.0) == pytest.approx(amount, rel=1e-9, abs=1e-6), key
-    closes = {i: float(frame["close"].iloc[-1]) for i, frame in case.candles.items()}
-    equity = 0.0
-    for (venue, currency), amount in balances.items():
-        if currency in {i.settle or i.quote for i in case.candles}:
-            equity += amount
-        else:
-            equity += amount * next(
-                close for i, close in closes.items() if i.venue == venue and currency == i.base
-            )
-    if case.family != "arb_triangular":
-        assert result.final_equity == pytest.approx(equity, rel=1e-9)
+    if case.family != "arb_triangular":  # see test_triangular_equity_counts_btc_at_its_price
+        assert result.final_equity == pytest.approx(valued(case, balances), rel=1e-9)
+
+
+def valued(case: Case, balances: Mapping[tuple[str, str], float]) -> float:
+    """Balances in each venue's cash currency (the quote of its first instrument): other
+    currencies at the last close of their market against that cash currency."""
+    cash, closes = {}, {}
+    for i, frame in case.candles.items():
+        cash.setdefault(i.venue, i.settle or i.quote)
+        closes[(i.venue, i.base, i.settle or i.quote)] = float(frame["close"].iloc[-1])
+    return sum(
+        amount if currency == cash[venue] else amount * closes[(venue, currency, cash[venue])]
+        for (venue, currency), amount in balances.items()
+    )
 
 
 # -- the tests --------------------------------------------------------------------------------
@@ -393,17 +398,38 @@ def _data_present(shared_data) -> None:
     """Fail loudly (conftest) when the real data folder is missing."""
 
 
+@functools.cache
+def _run(family: str) -> tuple[Case, Any]:
+    case = build_case(family, REGRESSION_BARS[family])
+    return case, case.run()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(REGRESSION_BARS))
 def test_event_backtest_matches_its_pins(family):
-    case = build_case(family, REGRESSION_BARS[family])
-    result = case.run()
+    case, result = _run(family)
     pinned = json.loads((PINS / f"{family}.json").read_text())
     actual = summarize(case, result)
     assert set(actual) == set(pinned)
     for key in pinned:
         _close(actual[key], pinned[key], f"{family}.{key}")
     check_sanity(case, result)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, pinned as is: portfolio.accounts.account_equity adds a currency that "
+    "is the quote of any market (BTC, quote of ETH/BTC) at face value, 1 BTC = 1 USDT; "
+    "fixing it must re-pin arb_triangular",
+)
+def test_triangular_equity_counts_btc_at_its_price():
+    """Equity = USDT + BTC x BTC/USDT close + ETH x ETH/USDT close, from the rebuilt
+    balances (today the backtest reports far less: it holds BTC worth thousands)."""
+    case, result = _run("arb_triangular")
+    balances = _rebuilt_balances(case, result)
+    assert balances[("binance", "BTC")] > 0.01
+    assert result.final_equity == pytest.approx(valued(case, balances), rel=1e-9)
 
 
 def test_every_registered_family_is_pinned():
