@@ -16,7 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.storage.database import Database
+from zvt_pipelines.storage.lifecycle_models import StrategyStatus
 from zvt_pipelines.strategies.research_config import OverfittingThresholds
 
 
@@ -103,3 +107,28 @@ class OverfittingGate:
                 }
             )
         return overrides
+
+
+def gate_changes(
+    db: Database, entries: list[Any], gate: OverfittingGate | None
+) -> list[dict[str, Any]]:
+    """Gate the optimised entries that a sync would deploy or retune (fingerprint not yet
+    recorded); unchanged ones were gated when they were deployed. Without a gate such an
+    entry is refused: a deploy path that cannot read optimisations must not skip the check.
+    Returns the overrides to audit."""
+    from zvt_pipelines.strategies.config import strategy_fingerprint
+
+    optimised = [e for e in entries if getattr(e, "optimization", None) and e.enabled]
+    if not optimised:
+        return []
+    with db.transaction() as session:
+        rows = session.execute(sa.select(StrategyStatus.name, StrategyStatus.fingerprint))
+        known = {name: fingerprint for name, fingerprint in rows}
+    changing = [e for e in optimised if known.get(e.name) != strategy_fingerprint(e)]
+    if changing and gate is None:
+        entry = changing[0]
+        raise ConfigError(
+            f"strategy {entry.name!r}: key 'optimization' = {entry.optimization!r}: this path "
+            "cannot check the optimisation for overfitting; deploy it with `zvt strategy sync`"
+        )
+    return gate.check(changing) if changing else []
