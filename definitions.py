@@ -24,7 +24,7 @@ from resources.strategies import StrategiesResource
 from sensors.alerts import ALERT_SENSORS
 from sensors.risk import RISK_SENSORS
 from sensors.trading import TRADING_JOBS, TRADING_SCHEDULES, TRADING_SENSORS
-from zvt_pipelines.alerts.commands import check_alerting
+from zvt_pipelines.alerts.services import check_alerting
 from zvt_pipelines.errors import AlertConfigError
 from zvt_pipelines.markets import load_markets_config
 from zvt_pipelines.settings import Settings

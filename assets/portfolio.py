@@ -16,17 +16,17 @@ from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
 from zvt_pipelines.data.charts import png_markdown
 from zvt_pipelines.model.money import decimal_from_float
-from zvt_pipelines.portfolio.attribution_report import attribution_report
-from zvt_pipelines.portfolio.performance_table import performance_table, persist_performance
-from zvt_pipelines.portfolio.report import (
+from zvt_pipelines.portfolio.book_loader import to_float
+from zvt_pipelines.portfolio.holdings_risk import risk_report
+from zvt_pipelines.portfolio.overview import (
     attribution_window,
     current_holdings,
     portfolio_entries,
     stale_marks,
 )
-from zvt_pipelines.portfolio.report_inputs import to_float
-from zvt_pipelines.portfolio.report_views import bar_chart_png, markdown_table
-from zvt_pipelines.portfolio.risk_report import risk_report
+from zvt_pipelines.portfolio.performance_table import performance_table, persist_performance
+from zvt_pipelines.portfolio.presentation import bar_chart_png, markdown_table
+from zvt_pipelines.portfolio.strategy_attribution import attribution_report
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.trading.market_view import latest_close
 
@@ -186,9 +186,9 @@ def currency_hedges(
     Proposed only: `portfolio.hedging.place_hedges` sends them through the OMS."""
     from decimal import Decimal
 
+    from zvt_pipelines.portfolio.book_loader import replay_account
     from zvt_pipelines.portfolio.currency import PriceGraph
     from zvt_pipelines.portfolio.hedging import ExposureTarget, propose_hedges
-    from zvt_pipelines.portfolio.report_inputs import replay_account
     from zvt_pipelines.venues.factory import build_sources
 
     db = database.get()

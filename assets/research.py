@@ -19,9 +19,8 @@ from resources.database import TradingDatabase
 from resources.mlflow import MlflowTracking
 from zvt_pipelines.data.charts import png_markdown
 from zvt_pipelines.errors import ConfigError, DataError
-from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.storage.market_data import load_candles
-from zvt_pipelines.storage.performance import record_performance
+from zvt_pipelines.strategies.config import StrategyConfig
 
 GROUP = "research"
 DEFAULT_STRATEGY = """\
@@ -52,10 +51,13 @@ class SweepConfig(BacktestConfig):
 
     grid: dict[str, list[Any]] = {"fast": [3, 5, 8], "slow": [13, 21, 34]}
     metric: str = "sharpe"
+    direction: str = "maximize"  # or "minimize", for a metric where lower is better
     chunk_size: int = 4
 
 
-def strategy_entry(config: BacktestConfig, overrides: dict[str, Any] | None = None) -> Any:
+def strategy_entry(
+    config: BacktestConfig, overrides: dict[str, Any] | None = None
+) -> StrategyConfig:
     """The validated strategy entry of the launchpad YAML, with parameter overrides."""
     from zvt_pipelines.strategies import parse_strategies_config
 
@@ -70,7 +72,7 @@ def strategy_entry(config: BacktestConfig, overrides: dict[str, Any] | None = No
 
 
 def backtest_frame(
-    config: BacktestConfig, entry: Any, database: TradingDatabase
+    config: BacktestConfig, entry: StrategyConfig, database: TradingDatabase
 ) -> tuple[pd.DataFrame, dict]:
     """Candles of the strategy's first instrument at its frequency: from a file or the database."""
     from zvt_pipelines.data.candles import read_candle_file, resample_candles
@@ -101,24 +103,19 @@ def backtest_frame(
     }
 
 
-def run_entry(entry: Any, frame: pd.DataFrame, config: BacktestConfig) -> Any:
+def run_entry(entry: StrategyConfig, frame: pd.DataFrame, config: BacktestConfig) -> Any:
     """Backtest a bar-level strategy entry on `frame` with the launchpad's engine settings."""
-    from zvt_pipelines.backtest.engine import run_targets
     from zvt_pipelines.backtest.settings import BacktestSettings
-    from zvt_pipelines.strategies import BarStrategy, build_strategy, checked_targets
+    from zvt_pipelines.research.backtests import backtest_bar_strategy
+    from zvt_pipelines.strategies import build_strategy
 
-    strategy = build_strategy(entry)
-    if not isinstance(strategy, BarStrategy):
-        raise ConfigError(
-            f"strategy type {entry.type!r}: not a bar-level family; it runs on the simulated venue"
-        )
     settings = BacktestSettings(
         cash=config.cash,
         fee_bps=config.fee_bps,
         slippage_bps=config.slippage_bps,
         fill_price=config.fill_price,
     )
-    return run_targets(frame, checked_targets(strategy, frame), settings), settings
+    return backtest_bar_strategy(build_strategy(entry), frame, settings), settings
 
 
 @dg.asset(group_name=GROUP, kinds={"python", "mlflow"})
@@ -130,6 +127,7 @@ def strategy_backtest(
 ) -> dg.MaterializeResult:
     """A backtest of one strategy entry, recorded as an MLflow run and in `strategy_performance`."""
     from zvt_pipelines.backtest.report import write_report
+    from zvt_pipelines.research.backtests import record_backtest
     from zvt_pipelines.tracking import data_fingerprint, track_backtest
 
     entry = strategy_entry(config)
@@ -146,18 +144,7 @@ def strategy_backtest(
         config_yaml=config.strategy_yaml,
         env=mlflow.env(),
     )
-    record_performance(
-        database.get(),
-        scope="backtest",
-        name=entry.name,
-        day=frame["ts"].iloc[-1].date(),
-        total_value=decimal_from_float(result.final_equity),
-        metrics=result.metrics,
-        run_id=run_id,
-        trades=result.n_trades,
-        fees=decimal_from_float(result.fees_paid),
-        details={"bars": len(frame), **market},
-    )
+    record_backtest(database.get(), entry.name, frame, result, run_id, market)
     with tempfile.TemporaryDirectory() as folder:
         report = write_report(result, folder, title=entry.name, params=entry.params)
         equity_png = Path(report.charts["equity"]).read_bytes()
@@ -263,15 +250,15 @@ def collect_sweep(
         Trial,
         TrialStatus,
     )
+    from zvt_pipelines.research.backtests import best_trial
     from zvt_pipelines.tracking.mlflow_tracker import Sweep
 
     flat = sorted((t for chunk in scored for t in chunk), key=lambda t: t["number"])
     trials = tuple(
         Trial(t["number"], t["params"], t["score"], TrialStatus(t["status"])) for t in flat
     )
-    complete = [t for t in trials if t.score is not None]
-    best = max(complete, key=lambda t: t.score) if complete else None
-    result = OptimizationResult(Method.GRID, Direction.MAXIMIZE, trials, best)
+    best = best_trial(trials, config.direction)
+    result = OptimizationResult(Method.GRID, Direction(config.direction), trials, best)
     Sweep(MlflowClient(mlflow.tracking_uri), flat[0]["experiment"], flat[0]["parent"]).finish(
         result
     )

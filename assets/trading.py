@@ -15,7 +15,6 @@ from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
-from zvt_pipelines.trading.commands import reconcile_venues, strategy_venues
 from zvt_pipelines.trading.lifecycle import Status, get_status
 from zvt_pipelines.trading.market_view import (
     CandleCache,
@@ -30,6 +29,7 @@ from zvt_pipelines.trading.rebalance import (
     store_targets,
     update_positions,
 )
+from zvt_pipelines.trading.services import reconcile_venues, strategy_venues
 
 GROUP = "trading"
 strategies_partitions = dg.DynamicPartitionsDefinition(name="strategies")
@@ -133,8 +133,8 @@ def executed_orders(
 ) -> dg.Output:
     """Orders that move each instrument to its target, through the order manager and its risk
     checks; fills, rejections and large slippage are sent as order-execution alerts."""
-    from zvt_pipelines.trading.execution_quality import record_execution_quality
     from zvt_pipelines.trading.order_alerts import execution_alerts
+    from zvt_pipelines.trading.rebalance_quality import record_execution_quality
 
     if target_positions is None:
         return dg.Output(None, metadata={"orders_sent": 0})
@@ -229,7 +229,7 @@ rebalance_job = dg.define_asset_job(
 def execution_quality(database: TradingDatabase) -> dg.MaterializeResult:
     """Execution quality of every order so far, aggregated per strategy and per venue:
     notional-weighted slippage against arrival and interval VWAP, fill rate, latency, cost."""
-    from zvt_pipelines.trading.execution_quality import quality_summary
+    from zvt_pipelines.trading.rebalance_quality import quality_summary
 
     summary = quality_summary(database.get())
     tables = {

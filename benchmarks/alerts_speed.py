@@ -37,9 +37,9 @@ from scratch import scratch_database
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakes.webhook_sink import RecordingServer  # noqa: E402
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity  # noqa: E402
 from zvt_pipelines.alerts.channels.webhook import WebhookChannel  # noqa: E402
 from zvt_pipelines.alerts.dispatcher import Dispatcher  # noqa: E402
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity  # noqa: E402
 from zvt_pipelines.alerts.patterns import ChartPattern  # noqa: E402
 from zvt_pipelines.alerts.routing import RoutingTable  # noqa: E402
 from zvt_pipelines.alerts.rules import (  # noqa: E402

@@ -25,7 +25,7 @@ from scratch import scratch_database
 
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.market_data import count_candles, replace_candles
-from zvt_pipelines.venues.simulator import default_simulator
+from zvt_pipelines.venues.simulator.market import default_simulator
 
 
 def candles(minutes: int) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:

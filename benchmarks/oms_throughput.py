@@ -43,8 +43,8 @@ from scratch import scratch_database
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zvt_pipelines.model.orders import OrderStatus  # noqa: E402
-from zvt_pipelines.oms.events import EventBus, OrderUpdate  # noqa: E402
 from zvt_pipelines.oms.manager import OrderManager  # noqa: E402
+from zvt_pipelines.oms.messages import EventBus, OrderUpdate  # noqa: E402
 from zvt_pipelines.oms.persistence import OrderRecorder  # noqa: E402
 from zvt_pipelines.storage.database import Database  # noqa: E402
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market  # noqa: E402

@@ -35,9 +35,9 @@ from zvt_pipelines.strategies import (
     parse_strategies_config,
     register_strategy,
 )
-from zvt_pipelines.trading.commands import rebalance_now
 from zvt_pipelines.trading.lifecycle import sync_strategies
 from zvt_pipelines.trading.market_view import CandleCache
+from zvt_pipelines.trading.services import rebalance_now
 from zvt_pipelines.venues.factory import build_sources
 
 INSTRUMENTS = ("sim_a:BTC/USDT", "sim_a:ETH/USDT", "sim_b:BTC/USDT", "sim_b:ETH/USDT")

@@ -18,8 +18,8 @@ import statistics
 import pandas as pd
 from harness import figure, quick_flag, spread, timings
 
-from zvt_pipelines.venues.simulated import SimulatedVenue
-from zvt_pipelines.venues.simulator import MarketSimulator, default_simulator
+from zvt_pipelines.venues.simulator.market import MarketSimulator, default_simulator
+from zvt_pipelines.venues.simulator.venue import SimulatedVenue
 
 START, END = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2025-01-01", tz="UTC")
 YEAR_ROWS = 527_040  # minutes in 2024, a leap year

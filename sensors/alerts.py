@@ -20,7 +20,7 @@ from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from sensors.guard import alert_on_failure
 from zvt_pipelines.alerts.dispatcher import DispatchReport
-from zvt_pipelines.alerts.events import system_error
+from zvt_pipelines.alerts.event_alerts import system_error
 from zvt_pipelines.alerts.market_watch import scan_market
 from zvt_pipelines.model.instrument import InstrumentId
 

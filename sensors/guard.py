@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from resources.alerting import AlertingResource
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1500

@@ -30,9 +30,9 @@ from resources.alerting import AlertingResource
 from resources.database import TradingDatabase
 from resources.strategies import StrategiesResource
 from sensors.guard import alert_on_failure
-from zvt_pipelines.alerts.model import Severity
+from zvt_pipelines.alerts.alert import Severity
 from zvt_pipelines.portfolio.breaches import RiskThresholds, evaluate_breaches, new_breaches
-from zvt_pipelines.portfolio.report import build_report
+from zvt_pipelines.portfolio.overview import build_report
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import CryptoPosition
 

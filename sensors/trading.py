@@ -118,7 +118,7 @@ def stop_strategy(
     strategies: StrategiesResource,
 ) -> dict:
     """Halt the strategy, cancel its open orders on every venue and flatten if asked (all audited)."""
-    from zvt_pipelines.trading.commands import stop_now
+    from zvt_pipelines.trading.services import stop_now
 
     report = stop_now(
         database.get(),

@@ -12,6 +12,7 @@ from tests.fakes.smtp_sink import SmtpSink
 from tests.fakes.smtp_tls import TlsSmtpServer
 from tests.fakes.twilio_api import FakeTwilio
 from tests.fakes.webhook_sink import RecordingServer, signature_valid
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.channels.base import Message
 from zvt_pipelines.alerts.channels.discord import DiscordChannel
 from zvt_pipelines.alerts.channels.email import EmailChannel
@@ -21,7 +22,6 @@ from zvt_pipelines.alerts.channels.slack import SlackChannel
 from zvt_pipelines.alerts.channels.sms import SmsChannel
 from zvt_pipelines.alerts.channels.webhook import WebhookChannel, verify, webhook_body
 from zvt_pipelines.alerts.charts import price_chart_png
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.errors import AlertConfigError, ChannelError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -199,7 +199,7 @@ def test_channels_from_env_builds_what_is_configured_and_names_what_is_missing()
 
 
 def test_cli_functions_send_a_test_alert_and_list_it(tmp_path):
-    from zvt_pipelines.alerts.commands import format_alert_rows, list_alerts, send_test_alert
+    from zvt_pipelines.alerts.services import format_alert_rows, list_alerts, send_test_alert
     from zvt_pipelines.storage.database import Database
 
     db = Database(f"sqlite:///{tmp_path}/zvt.db")

@@ -13,12 +13,12 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.smtp_sink import SmtpSink
 from tests.fakes.twilio_api import FakeTwilio
 from tests.fakes.webhook_sink import RecordingServer, signature_valid
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.channels.email import EmailChannel
 from zvt_pipelines.alerts.channels.slack import SlackChannel
 from zvt_pipelines.alerts.channels.sms import SmsChannel
 from zvt_pipelines.alerts.channels.webhook import WebhookChannel
 from zvt_pipelines.alerts.dispatcher import Dispatcher, RetryPolicy
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.alerts.preferences import load_preferences
 from zvt_pipelines.alerts.routing import RoutingTable
 from zvt_pipelines.alerts.store import AlertStore, DeliveryStatus

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from resources.alerting import AlertingResource
 from tests.fakes.smtp_sink import SmtpSink
 from tests.fakes.webhook_sink import RecordingServer
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.channels.webhook import WebhookChannel
-from zvt_pipelines.alerts.commands import check_alerting
 from zvt_pipelines.alerts.dispatcher import Dispatcher, RetryPolicy
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.alerts.routing import RoutingTable
+from zvt_pipelines.alerts.services import check_alerting
 from zvt_pipelines.alerts.store import AlertStore, DeliveryStatus
 from zvt_pipelines.alerts.throttle_store import StoredThrottle
 from zvt_pipelines.cli import app

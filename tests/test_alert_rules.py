@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zvt_pipelines.alerts.events import order_rejected, slippage_alert, system_error
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
+from zvt_pipelines.alerts.event_alerts import order_rejected, slippage_alert, system_error
 from zvt_pipelines.alerts.patterns import ChartPattern, find_patterns
 from zvt_pipelines.alerts.portfolio_rules import (
     concentration_alert,

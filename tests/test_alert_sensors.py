@@ -188,7 +188,7 @@ def test_definitions_with_the_alert_sensors_load(tmp_path, webhook):
 
 
 def test_upkeep_sensor_retries_what_a_down_webhook_missed(tmp_path, webhook):
-    from zvt_pipelines.alerts.events import system_error
+    from zvt_pipelines.alerts.event_alerts import system_error
 
     alerting = alerting_for(f"sqlite:///{tmp_path}/zvt.db", webhook, retry_attempts=1)
     webhook.down = True

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.digest import queued_digest, suppressed_digest
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.alerts.preferences import load_preferences
 from zvt_pipelines.alerts.routing import DEFAULT_ROUTING, Mode, RoutingTable
 from zvt_pipelines.alerts.throttle import Throttle

@@ -21,8 +21,8 @@ from zvt_pipelines.errors import (
     VenueUnavailable,
 )
 from zvt_pipelines.model.orders import OrderStatus
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.venues.ccxt_venue import CcxtVenue
 from zvt_pipelines.venues.credentials import Credentials
 from zvt_pipelines.venues.retry import RetryPolicy

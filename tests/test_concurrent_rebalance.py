@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from tests.trading_support import candle_database, fixed_weight, race_rebalance, race_replay
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import OrderStatus
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import DuplicateClientOrderId, OrderRecorder
 from zvt_pipelines.portfolio.accounts import strategy_fills
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
 from zvt_pipelines.strategies import parse_strategies_config
-from zvt_pipelines.trading.commands import as_of_for
 from zvt_pipelines.trading.market_view import CandleCache, decision_window
+from zvt_pipelines.trading.services import as_of_for
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market
 
 BTC = InstrumentId.parse("sim_a:BTC/USDT")

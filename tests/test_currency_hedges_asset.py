@@ -16,7 +16,7 @@ from tests.trading_support import MARKETS, candle_database, fixed_weight, write_
 from zvt_pipelines.settings import DEFAULT_MARKETS
 from zvt_pipelines.storage.models import CryptoExecution
 from zvt_pipelines.strategies import parse_strategies_config
-from zvt_pipelines.trading.commands import rebalance_now
+from zvt_pipelines.trading.services import rebalance_now
 
 
 def test_a_btc_heavy_book_gets_a_sell_that_restores_the_cap(tmp_path):

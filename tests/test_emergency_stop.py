@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from zvt_pipelines.errors import VenueUnavailable
 from zvt_pipelines.model.orders import OrderStatus
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import OrderRecorder
 from zvt_pipelines.portfolio.accounts import strategy_fills
 from zvt_pipelines.storage.database import Database

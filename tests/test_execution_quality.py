@@ -11,7 +11,7 @@ import pytest
 
 from zvt_pipelines.errors import InvalidOrder
 from zvt_pipelines.model.orders import Fill, Liquidity, Side
-from zvt_pipelines.oms.quality import (
+from zvt_pipelines.oms.fill_quality import (
     OrderExecution,
     interval_vwap,
     order_quality,

@@ -13,9 +13,9 @@ from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.storage.models import CryptoExecution
 from zvt_pipelines.storage.quality_models import ExecutionQuality
 from zvt_pipelines.strategies import parse_strategies_config
-from zvt_pipelines.trading.commands import rebalance_now
-from zvt_pipelines.trading.execution_quality import quality_summary
 from zvt_pipelines.trading.market_view import CandleCache
+from zvt_pipelines.trading.rebalance_quality import quality_summary
+from zvt_pipelines.trading.services import rebalance_now
 from zvt_pipelines.venues.factory import build_sources
 
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from zvt_pipelines.ingest.funding import download_funding, ingest_funding, read_funding_file
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.storage.models import FundingRate
-from zvt_pipelines.venues.simulated import SimulatedVenue
-from zvt_pipelines.venues.simulator import MarketSimulator
+from zvt_pipelines.venues.simulator.market import MarketSimulator
+from zvt_pipelines.venues.simulator.venue import SimulatedVenue
 
 PERP = InstrumentId.parse("binanceusdm:BTC/USDT:USDT")
 JANUARY = (pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-02-01", tz="UTC"))

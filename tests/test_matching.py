@@ -237,8 +237,8 @@ def test_paper_venue_over_the_simulated_venue():
     and a resting limit below the market fills when a later candle's low reaches it."""
     import pandas as pd
 
-    from zvt_pipelines.venues.simulated import SimulatedVenue
-    from zvt_pipelines.venues.simulator import MarketSimulator
+    from zvt_pipelines.venues.simulator.market import MarketSimulator
+    from zvt_pipelines.venues.simulator.venue import SimulatedVenue
 
     origin = pd.Timestamp("2024-01-01", tz="UTC")
     now = [origin + pd.Timedelta(hours=1)]

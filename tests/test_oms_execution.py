@@ -8,11 +8,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from zvt_pipelines.model.orders import OrderType, Side
+from zvt_pipelines.oms.algo_sink import ManagerSink, route_order
 from zvt_pipelines.oms.algos import Iceberg, twap
 from zvt_pipelines.oms.algos.base import AlgoState
-from zvt_pipelines.oms.events import EventBus
-from zvt_pipelines.oms.execution import ManagerSink, route_order
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import OrderRecorder
 from zvt_pipelines.oms.router import SmartOrderRouter
 from zvt_pipelines.storage.models import CryptoOrder

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from definitions import build_definitions
 from tests.test_strategy_lifecycle import run_requests, tick
 from tests.trading_support import candle_database, fixed_weight, write_strategies
-from zvt_pipelines.alerts.model import AlertType, Severity
+from zvt_pipelines.alerts.alert import AlertType, Severity
 from zvt_pipelines.settings import DEFAULT_MARKETS, Settings
 from zvt_pipelines.trading.order_alerts import execution_alerts
 from zvt_pipelines.trading.rebalance import ExecutionReport

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from zvt_pipelines.errors import VenueUnavailable
 from zvt_pipelines.model.orders import OrderStatus, OrderType
-from zvt_pipelines.oms.events import EventBus, OrderUpdate
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus, OrderUpdate
 from zvt_pipelines.oms.order import (
     OrderAccepted,
     OrderFilled,
@@ -216,7 +216,7 @@ def test_every_change_is_recorded_once_with_audit_rows(db, venue, bus):
     ]
     assert audits[0].old == {"status": "CANCEL_PENDING"}
     # Replaying an update (e.g. after a restart) changes nothing.
-    from zvt_pipelines.oms.events import OrderSnapshot
+    from zvt_pipelines.oms.messages import OrderSnapshot
 
     recorder.record(
         OrderUpdate(
@@ -343,7 +343,7 @@ def test_an_update_is_all_or_nothing(db, venue, bus):
     """A fill that breaks the foreign key (unknown client id) rolls back the order row written
     in the same update: on PostgreSQL that proves the multi-statement write is one transaction."""
     from zvt_pipelines.model.orders import Fill, Liquidity, Side
-    from zvt_pipelines.oms.events import OrderSnapshot
+    from zvt_pipelines.oms.messages import OrderSnapshot
 
     manager = OrderManager({"paper": venue}, bus, clock=lambda: T0)
     order = manager.new_order("paper", SYMBOL, "buy", "limit", D("1"), D("90"))

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from tests.order_table import GOLDEN
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderStatus, OrderType, Side
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.order import (
     DuplicateFill,
     IllegalTransition,

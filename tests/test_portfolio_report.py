@@ -22,12 +22,12 @@ import pytest
 from scipy.stats import norm
 
 from tests.portfolio_book import add_daily_candles, add_fill, entries, new_database
-from zvt_pipelines.alerts.model import Severity
-from zvt_pipelines.portfolio.attribution_report import attribution_report
+from zvt_pipelines.alerts.alert import Severity
 from zvt_pipelines.portfolio.breaches import Breach, new_breaches
+from zvt_pipelines.portfolio.holdings_risk import risk_report
+from zvt_pipelines.portfolio.overview import current_holdings
 from zvt_pipelines.portfolio.performance_table import performance_table, persist_performance
-from zvt_pipelines.portfolio.report import current_holdings
-from zvt_pipelines.portfolio.risk_report import risk_report
+from zvt_pipelines.portfolio.strategy_attribution import attribution_report
 from zvt_pipelines.storage.performance import load_performance, record_performance
 
 AS_OF = pd.Timestamp("2024-01-31", tz="UTC")

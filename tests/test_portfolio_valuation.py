@@ -32,9 +32,9 @@ from assets.portfolio import portfolio_performance
 from resources.database import TradingDatabase
 from resources.strategies import StrategiesResource
 from tests.portfolio_book import STRATEGIES, add_daily_candles, add_fill, entries, new_database
+from zvt_pipelines.portfolio.book_loader import replay_account
 from zvt_pipelines.portfolio.breaches import evaluate_breaches, peak_equity
-from zvt_pipelines.portfolio.report import build_report, portfolio_entries
-from zvt_pipelines.portfolio.report_inputs import replay_account
+from zvt_pipelines.portfolio.overview import build_report, portfolio_entries
 
 AS_OF = pd.Timestamp("2024-01-10", tz="UTC")
 ALPHA = {**STRATEGIES[0], "risk_limits": {"daily_loss_limit": 400}}

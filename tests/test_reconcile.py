@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from tests.fakes.binance_orders import install_order_endpoints
 from tests.fakes.binance_server import BinanceEmulator
 from zvt_pipelines.model.orders import OrderStatus
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import OrderRecorder
 from zvt_pipelines.oms.reconcile import UNKNOWN_REASON, reconcile
 from zvt_pipelines.storage.database import Database

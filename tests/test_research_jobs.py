@@ -71,7 +71,8 @@ def test_backtest_job_records_mlflow_run_and_performance_row(setup):
     assert float(rows[0].total_value) == pytest.approx(expected.final_equity, rel=1e-12)
 
 
-def test_optimize_job_fans_out_children_under_one_parent(setup):
+@pytest.mark.parametrize(("direction", "pick"), [("maximize", max), ("minimize", min)])
+def test_optimize_job_fans_out_children_under_one_parent(setup, direction, pick):
     defs, data, client, _ = setup
     config = {
         "strategy_yaml": STRATEGY,
@@ -80,6 +81,7 @@ def test_optimize_job_fans_out_children_under_one_parent(setup):
         "end": "2024-03-01",
         "grid": {"fast": [5, 10, 40], "slow": [20, 30]},
         "metric": "total_return",
+        "direction": direction,
         "chunk_size": 2,
     }
     ops = {name: {"config": config} for name in ("plan_sweep", "evaluate_trials", "collect_sweep")}
@@ -104,6 +106,6 @@ def test_optimize_job_fans_out_children_under_one_parent(setup):
         for f in (5, 10)
         for s in (20, 30)
     }
-    best = max(returns, key=returns.get)
+    best = pick(returns, key=returns.get)  # the highest return, or the lowest when minimising
     assert (summary["best"]["fast"], summary["best"]["slow"]) == best
     assert parent.data.metrics["best_score"] == pytest.approx(returns[best], rel=1e-12)

@@ -24,7 +24,7 @@ from zvt_pipelines.strategies import (
     parse_strategies_config,
     register_strategy,
 )
-from zvt_pipelines.trading.commands import rebalance_now
+from zvt_pipelines.trading.services import rebalance_now
 from zvt_pipelines.venues.factory import build_sources
 
 BTC = InstrumentId.parse("sim_a:BTC/USDT")

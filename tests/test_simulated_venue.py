@@ -12,8 +12,8 @@ import pytest
 from zvt_pipelines.data.candles import candles_from_ohlcv
 from zvt_pipelines.errors import BadRequest, BadTimeframe, ConfigError, NotSupported, UnknownSymbol
 from zvt_pipelines.venues.base import download_ohlcv
-from zvt_pipelines.venues.simulated import SimulatedVenue
-from zvt_pipelines.venues.simulator import MarketSimulator
+from zvt_pipelines.venues.simulator.market import MarketSimulator
+from zvt_pipelines.venues.simulator.venue import SimulatedVenue
 
 NOW = pd.Timestamp("2024-01-03 12:34:56.789", tz="UTC")
 

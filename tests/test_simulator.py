@@ -11,8 +11,8 @@ import pytest
 import scipy.stats
 
 from zvt_pipelines.errors import ConfigError, NotSupported, UnknownSymbol
-from zvt_pipelines.venues.sim_specs import ModelParams, SymbolSpec
-from zvt_pipelines.venues.simulator import MarketSimulator, default_simulator
+from zvt_pipelines.venues.simulator.market import MarketSimulator, default_simulator
+from zvt_pipelines.venues.simulator.specs import ModelParams, SymbolSpec
 
 
 def utc(text: str) -> pd.Timestamp:

@@ -15,8 +15,8 @@ from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.portfolio.position_store import load_positions
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder, MarketOhlcv
 from zvt_pipelines.strategies import parse_strategies_config
-from zvt_pipelines.trading.commands import as_of_for, rebalance_now
 from zvt_pipelines.trading.market_view import CandleCache, decision_window
+from zvt_pipelines.trading.services import as_of_for, rebalance_now
 
 BTC = InstrumentId.parse("sim_a:BTC/USDT")
 
@@ -145,8 +145,8 @@ def test_an_all_in_target_is_capped_by_the_cash_at_the_ask(db):
 
 def decide(db, entry):
     """A plan at the latest close, as the rebalance job's first step makes it."""
-    from zvt_pipelines.trading.commands import strategy_venues
     from zvt_pipelines.trading.rebalance import book_tops, plan_rebalance
+    from zvt_pipelines.trading.services import strategy_venues
 
     as_of = as_of_for(db, entry)
     venues = strategy_venues(db, MARKETS, entry, as_of)

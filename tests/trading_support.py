@@ -81,8 +81,8 @@ def race_rebalance(url: str, entry_fields: dict, start, at_check, results) -> No
     import threading
 
     from zvt_pipelines.strategies import parse_strategies_config
-    from zvt_pipelines.trading.commands import as_of_for, strategy_venues
     from zvt_pipelines.trading.rebalance import book_tops, execute_plan, plan_rebalance
+    from zvt_pipelines.trading.services import as_of_for, strategy_venues
 
     entry = parse_strategies_config([fixed_weight(**entry_fields)]).strategies[0]
     db = Database(url)
@@ -109,8 +109,8 @@ def race_replay(url: str, start, results) -> None:
     put the strategy "fixed"'s resting orders back and replay the candles since."""
     from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
     from zvt_pipelines.strategies import parse_strategies_config
-    from zvt_pipelines.trading.commands import as_of_for
     from zvt_pipelines.trading.resting_orders import restore_resting_orders
+    from zvt_pipelines.trading.services import as_of_for
     from zvt_pipelines.venues.factory import trading_venues
 
     entry = parse_strategies_config([fixed_weight()]).strategies[0]

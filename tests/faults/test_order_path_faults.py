@@ -24,11 +24,11 @@ from tests.faults.support import (
     venue_balances,
     venue_trades,
 )
+from zvt_pipelines.oms.algo_sink import ManagerSink
 from zvt_pipelines.oms.algos import twap
 from zvt_pipelines.oms.algos.base import AlgoState, ChildOrder
-from zvt_pipelines.oms.events import EventBus
-from zvt_pipelines.oms.execution import ManagerSink
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import OrderRecorder
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder

@@ -37,8 +37,8 @@ from tests.trading_support import fixed_weight, write_strategies
 from zvt_pipelines.cli import app
 from zvt_pipelines.settings import Settings
 from zvt_pipelines.storage.database import Database
-from zvt_pipelines.trading.commands import rebalance_now
 from zvt_pipelines.trading.lifecycle import sync_strategies
+from zvt_pipelines.trading.services import rebalance_now
 
 pytestmark = pytest.mark.slow
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

@@ -36,8 +36,8 @@ from tests.faults.support import (
 )
 from zvt_pipelines.portfolio.position_store import load_positions
 from zvt_pipelines.storage.database import Database
-from zvt_pipelines.trading.commands import rebalance_now
 from zvt_pipelines.trading.reconciliation import LOST_WITH_PROCESS
+from zvt_pipelines.trading.services import rebalance_now
 
 pytestmark = pytest.mark.slow
 
@@ -135,10 +135,10 @@ def test_paper_resting_order_killed_after_its_fill_was_seen_books_it_once(db_url
     reported the fill. The paper book died with it, but the order is put back from its
     OPEN row and the candles are replayed again: one fill of 0.001 at 53,900, once."""
     from tests.trading_support import MARKETS
-    from zvt_pipelines.oms.events import EventBus
     from zvt_pipelines.oms.manager import OrderManager
+    from zvt_pipelines.oms.messages import EventBus
     from zvt_pipelines.oms.persistence import OrderRecorder
-    from zvt_pipelines.trading.commands import as_of_for, strategy_venues
+    from zvt_pipelines.trading.services import as_of_for, strategy_venues
 
     db = Database(db_url)
     sim_candles(db, "2025-03-01")

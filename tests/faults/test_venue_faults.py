@@ -25,8 +25,8 @@ from tests.faults.support import (
     venue_trades,
 )
 from zvt_pipelines.errors import AuthenticationFailed, VenueUnavailable
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import OrderRecorder
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.trading.reconciliation import reconcile_strategy

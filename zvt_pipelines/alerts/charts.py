@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from zvt_pipelines.alerts.model import Alert
+from zvt_pipelines.alerts.alert import Alert
 
 
 def price_chart_png(

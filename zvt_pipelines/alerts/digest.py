@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from zvt_pipelines.alerts.model import Alert
+from zvt_pipelines.alerts.alert import Alert
 from zvt_pipelines.alerts.throttle import Suppressed
 
 MAX_LINES = 50

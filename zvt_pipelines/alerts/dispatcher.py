@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from zvt_pipelines.alerts.alert import Alert, Severity
 from zvt_pipelines.alerts.channels.base import Channel, Message
 from zvt_pipelines.alerts.charts import price_chart_png
 from zvt_pipelines.alerts.clock import Clock, utc_now
 from zvt_pipelines.alerts.digest import queued_digest, suppressed_digest
-from zvt_pipelines.alerts.model import Alert, Severity
 from zvt_pipelines.alerts.preferences import UserPreferences
 from zvt_pipelines.alerts.routing import DEFAULT_ROUTING, Mode, RoutingTable
 from zvt_pipelines.alerts.store import AlertStore, DeliveryStatus, StoredDelivery, Target

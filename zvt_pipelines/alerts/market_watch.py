@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from zvt_pipelines.alerts.model import Alert
+from zvt_pipelines.alerts.alert import Alert
 from zvt_pipelines.alerts.rules import (
     PercentMove,
     PriceCross,

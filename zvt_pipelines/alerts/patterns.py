@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.rules import column, recent, timestamps
 from zvt_pipelines.errors import AlertConfigError
 

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from zvt_pipelines.alerts.alert import Alert, Severity
 from zvt_pipelines.alerts.config_errors import config_error
-from zvt_pipelines.alerts.model import Alert, Severity
 from zvt_pipelines.alerts.routing import CHANNEL_NAMES
 from zvt_pipelines.errors import AlertConfigError
 

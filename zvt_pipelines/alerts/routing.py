@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from zvt_pipelines.alerts.alert import Alert, Severity
 from zvt_pipelines.alerts.config_errors import config_error
-from zvt_pipelines.alerts.model import Alert, Severity
 
 CHANNEL_NAMES = ("email", "slack", "discord", "sms", "webhook", "push")
 

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.errors import AlertConfigError, DataError
 
 RECENT = 50

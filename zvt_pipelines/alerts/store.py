@@ -14,8 +14,8 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
+from zvt_pipelines.alerts.alert import Alert
 from zvt_pipelines.alerts.clock import Clock, utc_now
-from zvt_pipelines.alerts.model import Alert
 from zvt_pipelines.errors import StorageError
 from zvt_pipelines.storage.alert_models import AlertDelivery, AlertRecord, AlertThrottleWindow
 from zvt_pipelines.storage.database import Database

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.rules import Timestamps, column, recent, rising_edge, timestamps
 from zvt_pipelines.analytics.indicators import bollinger, macd, rsi, sma
 from zvt_pipelines.errors import AlertConfigError

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from zvt_pipelines.alerts.alert import Alert
 from zvt_pipelines.alerts.clock import Clock, utc_now
-from zvt_pipelines.alerts.model import Alert
 from zvt_pipelines.errors import AlertConfigError
 
 

@@ -19,8 +19,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from zvt_pipelines.alerts.alert import Alert
 from zvt_pipelines.alerts.clock import Clock, utc_now
-from zvt_pipelines.alerts.model import Alert
 from zvt_pipelines.alerts.store import alert_of
 from zvt_pipelines.alerts.throttle import Suppressed, check_cooldowns
 from zvt_pipelines.errors import StorageError

@@ -27,7 +27,7 @@ def alerts_test(
     ),
 ) -> None:
     """Send one test alert on CHANNEL (configured from ZVT_* environment variables)."""
-    from zvt_pipelines.alerts.commands import send_test_alert
+    from zvt_pipelines.alerts.services import send_test_alert
 
     report = send_test_alert(_database(), channel)
     if report.failed:
@@ -43,7 +43,7 @@ def alerts_test(
 @one_line_errors
 def alerts_list(limit: int = typer.Option(20, help="How many of the newest alerts.")) -> None:
     """The newest stored alerts with their delivery status per channel."""
-    from zvt_pipelines.alerts.commands import format_alert_rows, list_alerts
+    from zvt_pipelines.alerts.services import format_alert_rows, list_alerts
 
     typer.echo(format_alert_rows(list_alerts(_database(), limit)))
 
@@ -57,7 +57,7 @@ def alerts_check(
     is configured, so a critical alert would reach nobody."""
     import json
 
-    from zvt_pipelines.alerts.commands import check_alerting
+    from zvt_pipelines.alerts.services import check_alerting
 
     check = check_alerting()
     if as_json:

@@ -29,7 +29,7 @@ def reconcile_command(
     from zvt_pipelines.markets import load_markets_config
     from zvt_pipelines.storage.database import Database
     from zvt_pipelines.strategies import load_strategies_config
-    from zvt_pipelines.trading.commands import reconcile_now
+    from zvt_pipelines.trading.services import reconcile_now
 
     resolved = settings()
     database = Database(resolved.database_url)

@@ -120,7 +120,6 @@ def backtest(
         fail(
             f"--data {str(data) if data else None!r}: no such file (the bar engine needs one candle file)"
         )
-    from zvt_pipelines.backtest.engine import run_targets
     from zvt_pipelines.backtest.result import json_float
     from zvt_pipelines.backtest.settings import BacktestSettings
 
@@ -145,7 +144,8 @@ def backtest(
         result = run_sma_cross(frame, fast, slow, fee_bps, cash)
         summary = contract_summary(result, frame, fast, slow, fee_bps, cash)
     else:
-        from zvt_pipelines.strategies import BarStrategy, checked_targets, get_strategy
+        from zvt_pipelines.research.backtests import backtest_bar_strategy
+        from zvt_pipelines.strategies import BarStrategy, get_strategy
 
         family = get_strategy(strategy)
         if not issubclass(family, BarStrategy):
@@ -153,7 +153,7 @@ def backtest(
                 f"--strategy {strategy!r}: not a bar-level family; backtest it on the simulated venue"
             )
         instance = family(params, label=strategy)
-        result = run_targets(frame, checked_targets(instance, frame), engine)
+        result = backtest_bar_strategy(instance, frame, engine)
         summary = {
             "strategy": strategy,
             "params": instance.params.model_dump(mode="json"),

@@ -81,8 +81,8 @@ def sync() -> None:
 @one_line_errors
 def rebalance(name: str = typer.Argument(..., help="Strategy name.")) -> None:
     """Rebalance one strategy now on its venues (paper venues by default)."""
-    from zvt_pipelines.trading.commands import rebalance_now
     from zvt_pipelines.trading.lifecycle import Status, get_status, sync_strategies
+    from zvt_pipelines.trading.services import rebalance_now
 
     database, markets, strategies = _context()
     entry = _entry(strategies, name)
@@ -135,8 +135,8 @@ def stop(
 
     Exit status 0 when every step was done, 1 when some could not be (each is listed).
     """
-    from zvt_pipelines.trading.commands import stop_now
     from zvt_pipelines.trading.lifecycle import sync_strategies
+    from zvt_pipelines.trading.services import stop_now
 
     database, markets, strategies = _context()
     entry = _entry(strategies, name)

@@ -19,7 +19,7 @@ from typing import Any
 
 from zvt_pipelines.errors import InsufficientFunds, InvalidOrder, OrderNotFound, VenueUnavailable
 from zvt_pipelines.model.orders import Fill, OrderStatus, OrderType, Side
-from zvt_pipelines.oms.events import (
+from zvt_pipelines.oms.messages import (
     EventBus,
     OrderSnapshot,
     OrderUpdate,

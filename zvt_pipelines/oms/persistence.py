@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from zvt_pipelines.errors import StorageError, ZvtError
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderStatus, OrderType, Side, TimeInForce
-from zvt_pipelines.oms.events import EventBus, OrderUpdate
+from zvt_pipelines.oms.messages import EventBus, OrderUpdate
 from zvt_pipelines.oms.order import TERMINAL, Order, OrderCanceled, OrderExpired, OrderRejected
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.models import AuditLog, CryptoExecution, CryptoOrder

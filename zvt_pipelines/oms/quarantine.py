@@ -135,9 +135,9 @@ def _alert(
 ) -> None:
     """Raise a HIGH order-execution alert through the dispatcher and the configured channels
     (stored without deliveries when none is configured)."""
+    from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
     from zvt_pipelines.alerts.channels.registry import channels_from_env
     from zvt_pipelines.alerts.dispatcher import Dispatcher
-    from zvt_pipelines.alerts.model import Alert, AlertType, Severity
     from zvt_pipelines.alerts.store import AlertStore
 
     alert = Alert(

@@ -17,10 +17,10 @@ from decimal import Decimal
 import pandas as pd
 
 from zvt_pipelines.alerts import portfolio_rules
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
+from zvt_pipelines.portfolio.book_loader import to_float
+from zvt_pipelines.portfolio.overview import PortfolioReport
 from zvt_pipelines.portfolio.performance_table import PORTFOLIO
-from zvt_pipelines.portfolio.report import PortfolioReport
-from zvt_pipelines.portfolio.report_inputs import to_float
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_pipelines.analytics import metrics
-from zvt_pipelines.portfolio.report_inputs import ZERO, StrategyAccount, replay_account, to_float
+from zvt_pipelines.portfolio.book_loader import ZERO, StrategyAccount, replay_account, to_float
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.performance import load_performance, record_performance
 

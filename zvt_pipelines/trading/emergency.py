@@ -21,8 +21,8 @@ import pandas as pd
 from zvt_pipelines.errors import InvalidOrder, OrderNotFound, VenueError, ZvtError
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.orders import Side
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.order import OrderCanceled
 from zvt_pipelines.oms.persistence import OrderRecorder, load_active_orders
 from zvt_pipelines.oms.quarantine import list_quarantined

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from zvt_pipelines.alerts.events import (
+from zvt_pipelines.alerts.alert import Alert
+from zvt_pipelines.alerts.event_alerts import (
     order_filled,
     order_partially_filled,
     order_rejected,
     slippage_alert,
 )
-from zvt_pipelines.alerts.model import Alert
 from zvt_pipelines.trading.rebalance import ExecutionReport
 
 SLIPPAGE_LIMIT_BPS = 50.0

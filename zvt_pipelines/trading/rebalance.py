@@ -240,8 +240,8 @@ def _execute_locked(
     after_check: Callable[[], None] | None,
 ) -> ExecutionReport:
     """`execute_plan`'s work, once the strategy's lock is held."""
-    from zvt_pipelines.oms.events import EventBus
     from zvt_pipelines.oms.manager import OrderManager
+    from zvt_pipelines.oms.messages import EventBus
     from zvt_pipelines.oms.persistence import OrderRecorder
 
     as_of = decided.as_of

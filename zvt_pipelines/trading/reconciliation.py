@@ -29,8 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from zvt_pipelines.model.orders import OrderStatus
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.persistence import OrderRecorder, load_active_orders
 from zvt_pipelines.oms.reconcile import UNKNOWN_REASON, reconcile
 from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills

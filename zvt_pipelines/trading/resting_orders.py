@@ -16,8 +16,8 @@ import pandas as pd
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import OrderStatus, OrderType
-from zvt_pipelines.oms.events import EventBus
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import EventBus
 from zvt_pipelines.oms.order import Order
 from zvt_pipelines.oms.persistence import OrderRecorder, load_active_orders
 from zvt_pipelines.storage.database import Database

@@ -21,7 +21,7 @@ def _simulator(
     seed: int, origin: pd.Timestamp, venues: tuple[str, ...], symbols: tuple[str, ...]
 ) -> Any:
     """One simulator per configuration and process, so its day cache is shared."""
-    from zvt_pipelines.venues.simulator import MarketSimulator
+    from zvt_pipelines.venues.simulator.market import MarketSimulator
 
     return MarketSimulator(seed=seed, venues=list(venues), symbols=list(symbols), origin=origin)
 
@@ -43,7 +43,7 @@ def build_sources(
     sources: dict[str, CandleSource] = {}
     for name, venue in config.venues.items():
         if venue.kind == "simulated":
-            from zvt_pipelines.venues.simulated import SimulatedVenue
+            from zvt_pipelines.venues.simulator.venue import SimulatedVenue
 
             sources[name] = SimulatedVenue(name, simulator_for(config), clock=clock)
         elif venue.kind == "file":

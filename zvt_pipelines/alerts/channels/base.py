@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from zvt_pipelines.alerts.model import Alert
+from zvt_pipelines.alerts.alert import Alert
 from zvt_pipelines.errors import AlertConfigError
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from zvt_pipelines.alerts.alert import Severity
 from zvt_pipelines.alerts.channels.base import Message, float_env, require
-from zvt_pipelines.alerts.model import Severity
 from zvt_pipelines.errors import AlertConfigError, ChannelError
 
 COLOURS = {

@@ -10,9 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from zvt_pipelines.alerts.alert import Severity
 from zvt_pipelines.alerts.channels.base import Message, require
 from zvt_pipelines.alerts.channels.http import post
-from zvt_pipelines.alerts.model import Severity
 
 PRIORITIES = {Severity.INFO: "2", Severity.WARNING: "3", Severity.HIGH: "4", Severity.CRITICAL: "5"}
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from zvt_pipelines.alerts.alert import Severity
 from zvt_pipelines.alerts.channels.base import Message, require
-from zvt_pipelines.alerts.model import Severity
 from zvt_pipelines.errors import ChannelError
 
 EMOJI = {

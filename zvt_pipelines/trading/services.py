@@ -17,7 +17,6 @@ from zvt_pipelines.markets import MarketsConfig
 from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.trading.emergency import StopReport, emergency_stop
-from zvt_pipelines.trading.execution_quality import record_execution_quality
 from zvt_pipelines.trading.market_view import CandleCache, latest_close
 from zvt_pipelines.trading.rebalance import (
     ExecutionReport,
@@ -27,6 +26,7 @@ from zvt_pipelines.trading.rebalance import (
     store_targets,
     update_positions,
 )
+from zvt_pipelines.trading.rebalance_quality import record_execution_quality
 from zvt_pipelines.trading.reconciliation import ReconciliationReport, reconcile_strategy
 from zvt_pipelines.trading.resting_orders import restore_resting_orders
 from zvt_pipelines.venues.base import FaultHook

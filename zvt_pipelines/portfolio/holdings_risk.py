@@ -19,9 +19,9 @@ import pandas as pd
 from zvt_pipelines.errors import RiskInputError
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.portfolio.attribution import close_returns
+from zvt_pipelines.portfolio.book_loader import closes, to_float
 from zvt_pipelines.portfolio.concentration import Concentration, concentration
 from zvt_pipelines.portfolio.position_store import load_positions
-from zvt_pipelines.portfolio.report_inputs import closes, to_float
 from zvt_pipelines.portfolio.stress import (
     Holding,
     btc_crash,

@@ -36,8 +36,8 @@ from zvt_pipelines.portfolio.attribution import (
     buy_and_hold_benchmark,
     equal_weight_benchmark,
 )
+from zvt_pipelines.portfolio.book_loader import JUST_AFTER, ZERO, closes, to_float
 from zvt_pipelines.portfolio.positions import fill_flow
-from zvt_pipelines.portfolio.report_inputs import JUST_AFTER, ZERO, closes, to_float
 from zvt_pipelines.storage.database import Database
 
 BENCHMARK_ASSET = "BTC"

@@ -22,8 +22,8 @@ import pandas as pd
 
 from zvt_pipelines.errors import ConfigError, NotSupported, UnknownSymbol
 from zvt_pipelines.model.candles import CANDLE_COLUMNS, TS_DTYPE, empty_candles
-from zvt_pipelines.venues.sim_book import make_order_book
-from zvt_pipelines.venues.sim_paths import (
+from zvt_pipelines.venues.simulator.books import make_order_book
+from zvt_pipelines.venues.simulator.paths import (
     Scaffold,
     UnderlyingDay,
     VenueDay,
@@ -32,7 +32,7 @@ from zvt_pipelines.venues.sim_paths import (
     underlying_day,
     venue_candles,
 )
-from zvt_pipelines.venues.sim_specs import (
+from zvt_pipelines.venues.simulator.specs import (
     FUNDING_INTERVAL_MS,
     MINUTES_PER_DAY,
     MS_PER_DAY,
@@ -44,7 +44,7 @@ from zvt_pipelines.venues.sim_specs import (
     resolve_specs,
     to_ms,
 )
-from zvt_pipelines.venues.sim_trades import TradeBlock, make_trade_block, trade_dicts
+from zvt_pipelines.venues.simulator.trades import TradeBlock, make_trade_block, trade_dicts
 
 DEFAULT_ORIGIN = pd.Timestamp("2024-01-01", tz="UTC")
 SPAN_DAYS = 25 * 366  # simulated history on each side of the origin

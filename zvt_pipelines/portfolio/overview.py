@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 
 from zvt_pipelines.portfolio.accounts import strategy_fills
-from zvt_pipelines.portfolio.attribution_report import attribution_report
+from zvt_pipelines.portfolio.book_loader import replay_account
+from zvt_pipelines.portfolio.holdings_risk import RiskReport, risk_report
 from zvt_pipelines.portfolio.performance_table import performance_table
-from zvt_pipelines.portfolio.report_inputs import replay_account
-from zvt_pipelines.portfolio.risk_report import RiskReport, risk_report
+from zvt_pipelines.portfolio.strategy_attribution import attribution_report
 from zvt_pipelines.portfolio.stress import Holding
 from zvt_pipelines.storage.database import Database
 

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zvt_pipelines.venues.sim_kernels import ar1_path, garch_path
-from zvt_pipelines.venues.sim_specs import MINUTES_PER_DAY, ModelParams, SymbolSpec, round_to_tick
+from zvt_pipelines.venues.simulator.kernels import ar1_path, garch_path
+from zvt_pipelines.venues.simulator.specs import (
+    MINUTES_PER_DAY,
+    ModelParams,
+    SymbolSpec,
+    round_to_tick,
+)
 
 MIN_VOLUME_UNITS = 10  # every minute trades at least ten lots, enough for four trades
 

@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from zvt_pipelines.model.orders import OrderType, Side, TimeInForce
 from zvt_pipelines.oms.algos.base import ExecutionAlgo
-from zvt_pipelines.oms.events import OrderUpdate
 from zvt_pipelines.oms.manager import OrderManager
+from zvt_pipelines.oms.messages import OrderUpdate
 from zvt_pipelines.oms.order import Order
 from zvt_pipelines.oms.router import RoutingReport, SmartOrderRouter
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from zvt_pipelines.venues.sim_specs import (
+from zvt_pipelines.venues.simulator.specs import (
     MINUTES_PER_DAY,
     ModelParams,
     SymbolSpec,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.errors import AlertConfigError
 
 

@@ -20,8 +20,13 @@ import pandas as pd
 from zvt_pipelines.data.candles import candles_to_ohlcv, resample_candles
 from zvt_pipelines.errors import BadRequest, BadTimeframe, ConfigError, UnknownSymbol
 from zvt_pipelines.model.timeframe import timeframe_ms
-from zvt_pipelines.venues.sim_specs import FUNDING_INTERVAL_MS, MS_PER_MINUTE, SymbolSpec, to_ms
-from zvt_pipelines.venues.simulator import MarketSimulator
+from zvt_pipelines.venues.simulator.market import MarketSimulator
+from zvt_pipelines.venues.simulator.specs import (
+    FUNDING_INTERVAL_MS,
+    MS_PER_MINUTE,
+    SymbolSpec,
+    to_ms,
+)
 
 Clock = Callable[[], datetime]
 

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from zvt_pipelines.model.instrument import InstrumentId
-from zvt_pipelines.oms.quality import (
+from zvt_pipelines.oms.fill_quality import (
     OrderExecution,
     OrderQuality,
     interval_vwap,

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zvt_pipelines.venues.sim_kernels import layout_trades
-from zvt_pipelines.venues.sim_paths import VenueDay
-from zvt_pipelines.venues.sim_specs import (
+from zvt_pipelines.venues.simulator.kernels import layout_trades
+from zvt_pipelines.venues.simulator.paths import VenueDay
+from zvt_pipelines.venues.simulator.specs import (
     MINUTES_PER_DAY,
     MS_PER_DAY,
     MS_PER_MINUTE,

@@ -7,10 +7,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from zvt_pipelines.alerts.alert import Alert, AlertType, Severity
 from zvt_pipelines.alerts.channels.registry import MARKERS, channels_from_env
 from zvt_pipelines.alerts.clock import utc_now
 from zvt_pipelines.alerts.dispatcher import Dispatcher, DispatchReport
-from zvt_pipelines.alerts.model import Alert, AlertType, Severity
 from zvt_pipelines.alerts.routing import DEFAULT_ROUTING, Route, RoutingTable, critical_fallback
 from zvt_pipelines.alerts.store import AlertStore
 from zvt_pipelines.errors import AlertConfigError
