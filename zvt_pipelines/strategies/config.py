@@ -284,11 +284,12 @@ def strategy_fingerprint(config: StrategyConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_keys(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one mapping of dotted keys (`params.fast`), for key-by-key diffs."""
     if isinstance(value, dict):
         flat: dict[str, Any] = {}
         for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+            flat.update(flatten_keys(inner, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: value}
 
@@ -318,7 +319,7 @@ def diff_configs(old: StrategiesConfig, new: StrategiesConfig) -> ConfigDiff:
     before, after = old.by_name(), new.by_name()
     changed = {}
     for name in sorted(before.keys() & after.keys()):
-        a, b = _flatten(_canonical(before[name])), _flatten(_canonical(after[name]))
+        a, b = flatten_keys(_canonical(before[name])), flatten_keys(_canonical(after[name]))
         changes = tuple(
             FieldChange(key, a.get(key), b.get(key))
             for key in sorted(a.keys() | b.keys())

@@ -20,6 +20,7 @@ from zvt_pipelines.markets import MarketsConfig
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.lifecycle_models import StrategyStatus
 from zvt_pipelines.storage.models import AuditLog
+from zvt_pipelines.strategies.config import flatten_keys
 
 
 class Status(StrEnum):
@@ -49,15 +50,6 @@ class SyncReport:
     @property
     def changed(self) -> bool:
         return bool(self.deployed or self.retuned or self.removed)
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: value}
 
 
 def _audit(session: Any, actor: str, action: str, name: str, old: Any, new: Any) -> None:
@@ -153,7 +145,7 @@ def sync_strategies(
                 _audit(session, actor, "strategy_deployed", name, None, config)
                 deployed.append(name)
             elif row.fingerprint != fingerprint:
-                before, after = _flatten(row.config), _flatten(config)
+                before, after = flatten_keys(row.config), flatten_keys(config)
                 changes = {
                     k: (before.get(k), after.get(k))
                     for k in sorted(before.keys() | after.keys())
