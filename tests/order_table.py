@@ -11,17 +11,18 @@ from zvt_pipelines.model.orders import OrderStatus
 from zvt_pipelines.oms.order import EventKind
 
 TABLE = """
-status            submit     accept  reject    partial_fill      fill    cancel_request  cancel    expire   settle
-NEW               SUBMITTED  -       REJECTED  -                 -       -               CANCELED  -        -
-SUBMITTED         -          OPEN    REJECTED  PARTIALLY_FILLED  FILLED  -               CANCELED  EXPIRED  -
-OPEN              -          -       -         PARTIALLY_FILLED  FILLED  CANCEL_PENDING  CANCELED  EXPIRED  -
-PARTIALLY_FILLED  -          -       -         PARTIALLY_FILLED  FILLED  CANCEL_PENDING  CANCELED  EXPIRED  -
-CANCEL_PENDING    -          -       -         CANCEL_PENDING    FILLED  -               CANCELED  EXPIRED  -
-FILLED            -          -       -         -                 -       -               -         -        SETTLED
-SETTLED           -          -       -         -                 -       -               -         -        -
-CANCELED          -          -       -         -                 -       -               -         -        -
-REJECTED          -          -       -         -                 -       -               -         -        -
-EXPIRED           -          -       -         -                 -       -               -         -        -
+status            submit     accept  reject    partial_fill      fill    cancel_request  cancel    expire   settle   quarantine
+NEW               SUBMITTED  -       REJECTED  -                 -       -               CANCELED  -        -        QUARANTINED
+SUBMITTED         -          OPEN    REJECTED  PARTIALLY_FILLED  FILLED  -               CANCELED  EXPIRED  -        QUARANTINED
+OPEN              -          -       -         PARTIALLY_FILLED  FILLED  CANCEL_PENDING  CANCELED  EXPIRED  -        QUARANTINED
+PARTIALLY_FILLED  -          -       -         PARTIALLY_FILLED  FILLED  CANCEL_PENDING  CANCELED  EXPIRED  -        QUARANTINED
+CANCEL_PENDING    -          -       -         CANCEL_PENDING    FILLED  -               CANCELED  EXPIRED  -        QUARANTINED
+FILLED            -          -       -         -                 -       -               -         -        SETTLED  QUARANTINED
+SETTLED           -          -       -         -                 -       -               -         -        -        -
+CANCELED          -          -       -         -                 -       -               -         -        -        -
+REJECTED          -          -       -         -                 -       -               -         -        -        -
+EXPIRED           -          -       -         -                 -       -               -         -        -        -
+QUARANTINED       -          -       -         -                 -       -               CANCELED  -        SETTLED  -
 """
 
 

@@ -22,6 +22,7 @@ from zvt_pipelines.oms.order import (
     OrderCancelRequested,
     OrderExpired,
     OrderFilled,
+    OrderQuarantined,
     OrderRejected,
     OrderSettled,
     OrderSubmitted,
@@ -196,6 +197,7 @@ PATHS = {
     S.CANCELED: ["submit", "cancel"],
     S.REJECTED: ["submit", "reject"],
     S.EXPIRED: ["submit", "expire"],
+    S.QUARANTINED: ["submit", "accept", "quarantine"],
 }
 
 
@@ -214,12 +216,13 @@ def event_named(o: Order, name: str, serial: int):
         "cancel": OrderCanceled("c-1", T0, "user"),
         "expire": OrderExpired("c-1", T0, "ioc"),
         "settle": OrderSettled("c-1", T0),
+        "quarantine": OrderQuarantined("c-1", T0, "fill above amount"),
     }[name]
 
 
 def test_golden_table_names_every_status_and_event_kind():
     assert set(GOLDEN) == {(s, k) for s in OrderStatus for k in EventKind}
-    assert len(GOLDEN) == 10 * 9
+    assert len(GOLDEN) == 11 * 10
 
 
 @pytest.mark.parametrize(("status", "kind"), sorted(GOLDEN, key=str), ids=str)
@@ -411,6 +414,7 @@ def test_filled_and_terminal_orders_are_done():
         (S.CANCELED, True),
         (S.REJECTED, True),
         (S.EXPIRED, True),
+        (S.QUARANTINED, False),
     ]:
         o = order()
         for serial, name in enumerate(PATHS[status]):

@@ -74,8 +74,8 @@ def test_the_guard_adds_the_alerting_resource_to_a_sensor_without_one(tmp_path, 
         sensors=[always_broken],
         resources={"database": TradingDatabase(url=url), "alerting": alerting_for(url, webhook)},
     )
-    dg.Definitions.validate_loadable(defs)
     with dg.instance_for_test() as instance:
+        dg.Definitions.validate_loadable(defs)
         context = dg.build_sensor_context(
             instance=instance,
             resources={
