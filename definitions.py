@@ -52,7 +52,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     alerting = build_alerting_resource(settings.database_url)
     warn_about_alerting(alerting)
     market_data = build_market_data(markets)
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
     return dg.Definitions(
         assets=[
             *market_data.assets,
@@ -69,7 +68,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "database": TradingDatabase(url=settings.database_url),
             "markets": MarketsResource(config_path=str(settings.markets_path)),
             "strategies": StrategiesResource(config_path=str(settings.strategies_path)),
-            "mlflow": MlflowTracking(tracking_uri=tracking_uri, zvt_home=str(settings.home)),
+            "mlflow": MlflowTracking(tracking_uri=settings.mlflow_uri, zvt_home=str(settings.home)),
             "alerting": alerting,
         },
     )

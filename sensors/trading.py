@@ -2,7 +2,6 @@
 and the emergency-stop job."""
 
 import os
-from decimal import Decimal
 
 import dagster as dg
 
@@ -11,11 +10,13 @@ from resources.database import TradingDatabase
 from resources.markets import MarketsResource
 from resources.strategies import StrategiesResource
 from sensors.guard import alert_on_failure
+from zvt_pipelines.settings import Settings
 from zvt_pipelines.strategies.config import strategy_fingerprint
 from zvt_pipelines.trading.lifecycle import Status, statuses, sync_strategies
 
-DRIFT_THRESHOLD = Decimal(os.environ.get("ZVT_DRIFT_THRESHOLD", "0.05"))
-REBALANCE_CRON = os.environ.get("ZVT_REBALANCE_CRON", "0 * * * *")
+_SETTINGS = Settings.from_env()
+DRIFT_THRESHOLD = _SETTINGS.drift_threshold
+REBALANCE_CRON = _SETTINGS.rebalance_cron
 # The run queue allows one in-progress run per value of this tag (dagster.yaml,
 # tag_concurrency_limits), so rebalances of one strategy queue instead of colliding.
 STRATEGY_TAG = "zvt/strategy"

@@ -3,7 +3,9 @@
 `ZVT_HOME` (default `./.zvt`) holds the SQLite trading database, the Dagster instance
 and the MLflow store; `ZVT_DATABASE_URL` switches the trading database to PostgreSQL;
 `ZVT_MARKETS` points at the markets configuration (default `config/markets.yaml`),
-`ZVT_STRATEGIES` at the strategies (default `config/strategies.yaml`).
+`ZVT_STRATEGIES` at the strategies (default `config/strategies.yaml`); `MLFLOW_TRACKING_URI`
+at an MLflow server (default SQLite under ZVT_HOME); `ZVT_DRIFT_THRESHOLD` (default 0.05 of
+equity) and `ZVT_REBALANCE_CRON` (default hourly) steer the rebalance sensor and schedule.
 
 The project root holds `config/` and the Dagster layer (`definitions.py`, `assets/`, ...):
 `ZVT_PROJECT_ROOT` if set, else the checkout this package sits in, else the `zvt_project/`
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 WHEEL_PROJECT_FOLDER = "zvt_project"
@@ -43,6 +46,9 @@ class Settings:
     database_url: str
     markets_path: Path
     strategies_path: Path = DEFAULT_STRATEGIES
+    mlflow_tracking_uri: str | None = None
+    drift_threshold: Decimal = Decimal("0.05")
+    rebalance_cron: str = "0 * * * *"
 
     @property
     def dagster_home(self) -> Path:
@@ -50,7 +56,8 @@ class Settings:
 
     @property
     def mlflow_uri(self) -> str:
-        return f"sqlite:///{self.home / 'mlflow.db'}"
+        """MLFLOW_TRACKING_URI when set, else SQLite under ZVT_HOME."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -59,5 +66,24 @@ class Settings:
         markets = Path(env.get("ZVT_MARKETS") or DEFAULT_MARKETS)
         strategies = Path(env.get("ZVT_STRATEGIES") or DEFAULT_STRATEGIES)
         return cls(
-            home=home, database_url=database_url, markets_path=markets, strategies_path=strategies
+            home=home,
+            database_url=database_url,
+            markets_path=markets,
+            strategies_path=strategies,
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+            drift_threshold=_fraction(env.get("ZVT_DRIFT_THRESHOLD") or "0.05"),
+            rebalance_cron=env.get("ZVT_REBALANCE_CRON") or "0 * * * *",
         )
+
+
+def _fraction(text: str) -> Decimal:
+    """ZVT_DRIFT_THRESHOLD as a Decimal in (0, 1], or a ConfigError naming the value."""
+    from zvt_pipelines.errors import ConfigError
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not (value.is_finite() and 0 < value <= 1):
+        raise ConfigError(f"ZVT_DRIFT_THRESHOLD {text!r}: expected a fraction of equity in (0, 1]")
+    return value
