@@ -85,6 +85,7 @@ class BinanceWsEmulator:
         self.secret = rest.secret if rest else "emulator-secret"
         self.listen_keys: set[str] = set()
         self.sent = 0  # messages queued to clients, over the server's life
+        self.connections_opened = 0
         self._connections: list[_Connection] = []
         self._faults: dict[str, list[str]] = defaultdict(list)
         self._held: dict[str, str] = {}
@@ -174,13 +175,14 @@ class BinanceWsEmulator:
 
     # -- controls for tests --------------------------------------------------------------
 
-    def publish(self, stream: str, event: dict[str, Any]) -> None:
-        """Send `event` to every connection subscribed to `stream` (e.g. `btcusdt@trade`)."""
-        self._on_loop(self._publish, stream, json.dumps(event, separators=(",", ":")))
+    def publish(self, stream: str, event: dict[str, Any] | str) -> None:
+        """Send `event` (a dict, or JSON text sent verbatim) to every connection subscribed
+        to `stream` (e.g. `btcusdt@trade`)."""
+        self._on_loop(self._publish, stream, _as_text(event))
 
-    def publish_user_event(self, event: dict[str, Any]) -> None:
+    def publish_user_event(self, event: dict[str, Any] | str) -> None:
         """Send a user-data event (e.g. an `executionReport`) to every user-data subscriber."""
-        self._on_loop(self._publish, USER_STREAM, json.dumps(event, separators=(",", ":")))
+        self._on_loop(self._publish, USER_STREAM, _as_text(event))
 
     def duplicate_next(self, stream: str) -> None:
         """Send the next message of `stream` twice (use `"<user>"` for the user-data stream)."""
@@ -208,17 +210,25 @@ class BinanceWsEmulator:
         """How many open connections are subscribed to `stream`."""
         return sum(1 for conn in self._connections if self._wants(conn, stream))
 
-    async def wait_subscribed(self, streams: Iterable[str], timeout: float = 10.0) -> None:
-        """On the server loop: wait until every one of `streams` has a subscriber."""
+    async def wait_subscribed(
+        self, streams: Iterable[str], timeout: float = 10.0, *, subscribed: bool = True
+    ) -> None:
+        """On the server loop: wait until every one of `streams` has a subscriber (or, with
+        `subscribed=False`, none has)."""
         wanted = list(streams)
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: all(self.subscribers(s) for s in wanted)), timeout
-            )
 
-    def wait_subscribed_from(self, streams: Iterable[str], timeout: float = 10.0) -> Awaitable:
+        def done() -> bool:
+            return all(bool(self.subscribers(s)) == subscribed for s in wanted)
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(done), timeout)
+
+    def wait_subscribed_from(
+        self, streams: Iterable[str], timeout: float = 10.0, *, subscribed: bool = True
+    ) -> Awaitable:
         """The same, awaitable from a client loop in another thread."""
-        return asyncio.wrap_future(self.call(self.wait_subscribed(list(streams), timeout)))
+        waiting = self.wait_subscribed(list(streams), timeout, subscribed=subscribed)
+        return asyncio.wrap_future(self.call(waiting))
 
     # -- fan-out -------------------------------------------------------------------------
 
@@ -265,6 +275,7 @@ class BinanceWsEmulator:
     ) -> web.WebSocketResponse:
         await conn.ws.prepare(request)
         self._connections.append(conn)
+        self.connections_opened += 1
         writer = asyncio.create_task(self._writer(conn))
         await self._notify()
         try:
@@ -421,6 +432,10 @@ class BinanceWsEmulator:
         rest.route("POST", "/api/v3/userDataStream", create)
         rest.route("PUT", "/api/v3/userDataStream", lambda request: known_key(request) and {})
         rest.route("DELETE", "/api/v3/userDataStream", close)
+
+
+def _as_text(event: dict[str, Any] | str) -> str:
+    return event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
 
 
 def _error_json(code: int, msg: str, request_id: Any) -> str:
