@@ -22,12 +22,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
-from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.analytics.indicator_kernels import (
     cross_targets_nb,
     decimal_places_nb,
     rolling_mean_nb,
 )
+from zvt_pipelines.errors import ConfigError
 
 __all__ = [
     "adx",

@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 from zvt_pipelines.backtest.engine import check_candles, run_targets
 from zvt_pipelines.backtest.result import BacktestResult, json_float
 from zvt_pipelines.backtest.settings import BacktestSettings, FillPrice
-from zvt_pipelines.analytics.indicators import sma_cross_targets
 
 CONTRACT_METRICS = ("sharpe", "sortino", "max_drawdown", "calmar", "var_95", "cvar_95")
 

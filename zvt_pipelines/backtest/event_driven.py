@@ -45,7 +45,7 @@ from zvt_pipelines.backtest.synthetic_books import (
 )
 from zvt_pipelines.errors import ConfigError, DataError
 from zvt_pipelines.model.instrument import InstrumentId
-from zvt_pipelines.model.money import decimal_from_float
+from zvt_pipelines.model.money import decimal_from_float, to_decimal
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.strategies.base import BaseCryptoStrategy
 
@@ -109,7 +109,7 @@ def _starting_balances(
         if venue not in balances:
             raise ConfigError(f"initial_holdings: venue {venue!r} has no replayed instrument")
         for currency, amount in currencies.items():
-            balances[venue][currency] = balances[venue].get(currency, ZERO) + Decimal(str(amount))
+            balances[venue][currency] = balances[venue].get(currency, ZERO) + to_decimal(amount)
     return balances
 
 
@@ -154,7 +154,7 @@ def run_backtest(
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if start.tzinfo is None or end.tzinfo is None or not start < end:
         raise ConfigError(f"backtest window {start} .. {end}: need tz-aware UTC and start < end")
-    capital = Decimal(str(initial_capital))
+    capital = to_decimal(initial_capital)
     if capital < 0:
         raise ConfigError(f"initial_capital {capital}: must not be negative")
     timeframe = decision_timeframe or strategy.frequency
@@ -179,7 +179,7 @@ def run_backtest(
         timeframe,
         balances,
         fee_map,
-        Decimal(str(half_spread_bps)),
+        to_decimal(half_spread_bps),
         rules or MarketRules(),
         rates,
         resting_limits,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from zvt_pipelines.analytics.indicators import check_windows
 from zvt_pipelines.backtest.engine import BPS, check_candles, fill_prices
 from zvt_pipelines.backtest.kernels import rolling_means_nb, sma_cross_grid_nb
 from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.errors import ConfigError
-from zvt_pipelines.analytics.indicators import check_windows
 
 
 def sma_cross_grid(

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from zvt_pipelines.analytics.metrics import DAYS_PER_YEAR
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.model.money import to_decimal
 
 
 class OrderStyle(StrEnum):
@@ -41,7 +42,7 @@ def money_to_float(value: Decimal | float | int | str, name: str) -> float:
     """The one conversion of a money amount (Decimal, str, int, float) into the float64
     world of the hot loop; rejects non-finite or non-positive amounts, naming them."""
     try:
-        amount = float(Decimal(str(value)))
+        amount = float(to_decimal(value))
     except (InvalidOperation, ValueError) as exc:
         raise ConfigError(f"{name} {value!r}: not a number") from exc
     if not math.isfinite(amount) or amount <= 0:

@@ -23,6 +23,7 @@ from typing import Any
 
 from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.strategies.base import BookTop
 from zvt_pipelines.venues.paper import FixedMarketData, PaperVenue, spot_market
 
@@ -39,7 +40,7 @@ class VenueFees:
 
     def __post_init__(self) -> None:
         for name in ("taker_bps", "maker_bps"):
-            value = Decimal(str(getattr(self, name)))
+            value = to_decimal(getattr(self, name))
             if not ZERO <= value < BPS:
                 raise ConfigError(f"venue fee {name} {value}: expected bps in [0, 10000)")
             object.__setattr__(self, name, value)
@@ -62,11 +63,11 @@ class MarketRules:
 
     def __post_init__(self) -> None:
         for name in ("amount_step", "price_tick", "depth_fraction", "leverage"):
-            value = Decimal(str(getattr(self, name)))
+            value = to_decimal(getattr(self, name))
             if value <= 0:
                 raise ConfigError(f"market rule {name} {value}: must be positive")
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "min_notional", Decimal(str(self.min_notional)))
+        object.__setattr__(self, "min_notional", to_decimal(self.min_notional))
 
 
 def market_dict(instrument: InstrumentId, rules: MarketRules) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Decimal money: the arithmetic context every booked sum uses, and the one conversion from float64."""
+"""Decimal money: the arithmetic context every booked sum uses and the conversions into Decimal."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ def decimal_from_float(value: Any) -> Decimal:
     Takes Python and NumPy floats alike (`repr` of a NumPy scalar is not a number).
     """
     return Decimal(repr(float(value)))
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Any amount as a Decimal: a Decimal as it is, anything else by its text, so an int or a
+    numeric string is exact and a float (Python or NumPy float64) reads as its shortest
+    round-trip digits, like `decimal_from_float`."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))

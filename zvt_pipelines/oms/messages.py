@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from zvt_pipelines.oms.order import (
     Order,
@@ -165,7 +166,7 @@ def from_ms(ms: Any, default: datetime) -> datetime:
 
 def dec(value: Any) -> Decimal:
     """A ccxt number as a Decimal through its shortest text (floats stay what they printed as)."""
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    return to_decimal(value)
 
 
 def ccxt_request(

@@ -19,18 +19,13 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
 from zvt_pipelines.errors import InvalidOrder, NoRoute, VenueError
-from zvt_pipelines.model.money import MONEY_CONTEXT
+from zvt_pipelines.model.money import MONEY_CONTEXT, to_decimal
 from zvt_pipelines.model.orders import Side
 from zvt_pipelines.venues.base import Venue
 
 ZERO = Decimal(0)
 TICK_SIZE = 4  # ccxt.base.decimal_to_precision.TICK_SIZE
 DECIMAL_PLACES = 2  # ccxt.base.decimal_to_precision.DECIMAL_PLACES
-
-
-def to_decimal(value: Any) -> Decimal:
-    """A venue number (float, int, str or Decimal) as the Decimal of its shortest repr."""
-    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 @dataclass(frozen=True)

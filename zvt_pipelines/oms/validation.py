@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.orders import OrderType, Side
 from zvt_pipelines.oms.order import Order
 
@@ -46,7 +47,7 @@ RiskCheck = Callable[[Order, PortfolioState], str | None]
 def _decimal(value: Any) -> Decimal | None:
     if value is None:
         return None
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    return to_decimal(value)
 
 
 def _snap(value: Decimal, step: Decimal, rounding: str) -> Decimal:

@@ -28,6 +28,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from zvt_pipelines.errors import ConfigError
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.orders import OrderType, Side
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.order import Order
@@ -169,7 +170,7 @@ class HedgePlan:
 
 
 def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    return to_decimal(value)
 
 
 def _snap(value: Decimal, step: Decimal, rounding: str) -> Decimal:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zvt_pipelines.errors import ConfigError, DataError, StrategyError
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import OrderType, Side
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.portfolio.limits import RiskLimits, exit_signal
@@ -181,7 +182,7 @@ class MarketData:
         frame = self._candles.get(instrument)
         if frame is None or frame.empty:
             raise DataError(f"market data has no closed candle for {instrument} at {self.now}")
-        return Decimal(str(float(frame["close"].iloc[-1])))
+        return decimal_from_float(frame["close"].iloc[-1])
 
     def order_book(self, instrument: InstrumentId) -> BookTop | None:
         return self._books.get(instrument)
@@ -366,7 +367,7 @@ class BarStrategy(BaseCryptoStrategy):
                     market_data.now,
                     SignalKind.TARGET,
                     f"target {last:.4f} on bar {frame['ts'].iloc[-1].isoformat()}",
-                    target_weight=Decimal(str(float(last))),
+                    target_weight=decimal_from_float(last),
                     price=market_data.last_price(instrument),
                 )
             )

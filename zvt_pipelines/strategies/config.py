@@ -48,6 +48,7 @@ from pydantic import (
 from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.markets import MAX_LEVERAGE
 from zvt_pipelines.model.instrument import InstrumentId
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.portfolio.limits import RiskLimits
 from zvt_pipelines.strategies.base import BaseCryptoStrategy
@@ -169,7 +170,7 @@ def _check_param_bounds(value: Any, key: str, fee: bool = False) -> None:
         return
     if fee:
         try:
-            rate = Decimal(str(value))
+            rate = to_decimal(value)
         except InvalidOperation:  # not a number (e.g. a fee currency): the model judged it
             return
         if not Decimal(0) <= rate <= MAX_FEE:

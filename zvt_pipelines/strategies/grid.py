@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
+from zvt_pipelines.analytics.indicators import rolling_std
 from zvt_pipelines.errors import ConfigError
 from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.strategies.base import (
@@ -41,7 +42,6 @@ from zvt_pipelines.strategies.base import (
     SignalKind,
     StrategyParams,
 )
-from zvt_pipelines.analytics.indicators import rolling_std
 from zvt_pipelines.strategies.registry import register_strategy
 
 
@@ -140,8 +140,8 @@ class GridStrategy(BaseCryptoStrategy):
             frame = market_data.candles(instrument)
             if len(frame) < 2:
                 continue
-            previous = Decimal(str(float(frame["close"].iloc[-2])))
-            price = Decimal(str(float(frame["close"].iloc[-1])))
+            previous = decimal_from_float(frame["close"].iloc[-2])
+            price = decimal_from_float(frame["close"].iloc[-1])
             for level, kind in crossed_levels(previous, price, self.levels_at(frame.iloc[:-1])):
                 signals.append(
                     self.signal(

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from zvt_pipelines.strategies.base import BarStrategy, StrategyParams
 from zvt_pipelines.analytics.indicators import bollinger, rsi, zscore
+from zvt_pipelines.strategies.base import BarStrategy, StrategyParams
 from zvt_pipelines.strategies.regime import Regime, RegimeParams, detect_regime
 from zvt_pipelines.strategies.registry import register_strategy
 

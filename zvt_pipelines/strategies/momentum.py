@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from zvt_pipelines.strategies.base import BarStrategy, MarketData, PositionView, StrategyParams
 from zvt_pipelines.analytics.indicators import bollinger, macd, rsi, sma
+from zvt_pipelines.strategies.base import BarStrategy, MarketData, PositionView, StrategyParams
 from zvt_pipelines.strategies.registry import register_strategy
 
 

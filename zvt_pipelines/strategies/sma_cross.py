@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from zvt_pipelines.strategies.base import BarStrategy, StrategyParams
 from zvt_pipelines.analytics.indicators import sma_cross_targets
+from zvt_pipelines.strategies.base import BarStrategy, StrategyParams
 from zvt_pipelines.strategies.registry import register_strategy
 
 

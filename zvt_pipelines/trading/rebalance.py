@@ -30,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from zvt_pipelines.model.instrument import InstrumentId
-from zvt_pipelines.model.money import decimal_from_float
+from zvt_pipelines.model.money import decimal_from_float, to_decimal
 from zvt_pipelines.model.orders import Side
 from zvt_pipelines.oms.router import affordable_amount, floor_to_step, market_rules
 from zvt_pipelines.portfolio.accounts import account_balances, account_equity, strategy_fills
@@ -93,7 +93,7 @@ def book_tops(venues: dict[str, Any], instruments: list[InstrumentId]) -> dict[I
         book = None if venue is None else venue.fetch_order_book(instrument.symbol)
         if book and book["bids"] and book["asks"]:
             (bid, bid_size, *_), (ask, ask_size, *_) = book["bids"][0], book["asks"][0]
-            tops[instrument] = BookTop(*(Decimal(str(v)) for v in (bid, ask, bid_size, ask_size)))
+            tops[instrument] = BookTop(*(to_decimal(v) for v in (bid, ask, bid_size, ask_size)))
     return tops
 
 
@@ -404,7 +404,7 @@ def _top(venue: Any, symbol: str) -> tuple[Decimal, Decimal] | None:
     book = venue.fetch_order_book(symbol)
     if not book["bids"] or not book["asks"]:
         return None
-    return Decimal(str(book["bids"][0][0])), Decimal(str(book["asks"][0][0]))
+    return to_decimal(book["bids"][0][0]), to_decimal(book["asks"][0][0])
 
 
 def _mid(venue: Any, symbol: str) -> Decimal | None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.orders import OrderStatus
 from zvt_pipelines.oms.manager import OrderManager
 from zvt_pipelines.oms.messages import EventBus
@@ -170,7 +171,7 @@ def _compare_with_venue(
     )
     report.balances[venue_id] = {}
     for currency in currencies:
-        at_venue = Decimal(str(totals.get(currency) or 0))
+        at_venue = to_decimal(totals.get(currency) or 0)
         mine = booked.get(currency, Decimal(0))
         report.balances[venue_id][currency] = {
             "venue": _text(at_venue), "booked": _text(mine), "difference": _text(at_venue - mine)

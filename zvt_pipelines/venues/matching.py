@@ -47,6 +47,7 @@ from enum import StrEnum
 from typing import Any
 
 from zvt_pipelines.errors import InvalidOrder, OrderNotFound
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.orders import Fill, Liquidity, OrderType, Side, TimeInForce
 
 ZERO = Decimal(0)
@@ -346,10 +347,10 @@ def _crossing(order: BookOrder, levels: list) -> Iterator[tuple[Decimal, Decimal
     buy = order.side is Side.BUY
     for level in levels:
         price, quantity = level[0], level[1]
-        price = price if isinstance(price, Decimal) else Decimal(str(price))
+        price = to_decimal(price)
         if limit is not None and (price > limit if buy else price < limit):
             return
-        yield price, quantity if isinstance(quantity, Decimal) else Decimal(str(quantity))
+        yield price, to_decimal(quantity)
 
 
 def ratchet(order: BookOrder, extreme: Decimal | None, start: Decimal, end: Decimal) -> Decimal:

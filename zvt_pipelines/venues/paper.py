@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from zvt_pipelines.errors import InsufficientFunds, InvalidOrder, OrderNotFound, UnknownSymbol
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.orders import Fill, OrderType, Side, TimeInForce
 from zvt_pipelines.venues.base import FaultHook
 from zvt_pipelines.venues.matching import BookOrder, MatchingEngine
@@ -32,10 +33,10 @@ _CONDITIONAL_PARAMS = (
 )
 
 
-def to_decimal(value: Any, name: str) -> Decimal:
+def checked_decimal(value: Any, name: str) -> Decimal:
     """A ccxt number (float, int, str or Decimal) as an exact Decimal, via its shortest text."""
     try:
-        result = value if isinstance(value, Decimal) else Decimal(str(value))
+        result = to_decimal(value)
     except ArithmeticError:
         raise InvalidOrder(f"{name} {value!r}: not a number") from None
     if not result.is_finite():
@@ -70,9 +71,9 @@ class PaperVenue:
         self.id = venue_id or getattr(market_data, "id", "paper")
         self.clock = clock
         self.total: dict[str, Decimal] = {
-            k: to_decimal(v, f"balance {k}") for k, v in balances.items()
+            k: checked_decimal(v, f"balance {k}") for k, v in balances.items()
         }
-        self.leverage = to_decimal(leverage, "leverage")
+        self.leverage = checked_decimal(leverage, "leverage")
         if self.leverage <= 0:
             raise InvalidOrder(f"leverage {leverage!r}: must be positive")
         self.engine = MatchingEngine(self.id, maker_bps, taker_bps, latency, clock, self._quote_of)
@@ -169,20 +170,20 @@ class PaperVenue:
             raise InvalidOrder(
                 f"order type {type_!r}: expected 'market' or 'limit' (stops go in params)"
             )
-        amount_ = to_decimal(amount, "amount")
+        amount_ = checked_decimal(amount, "amount")
         if amount_ <= 0:
             raise InvalidOrder(f"amount {amount_}: must be positive")
-        step = to_decimal(market["precision"]["amount"], "amount step")
+        step = checked_decimal(market["precision"]["amount"], "amount step")
         if amount_ % step:
             raise InvalidOrder(f"amount {amount_}: not a multiple of the step {step} of {symbol}")
         min_amount = (market.get("limits", {}).get("amount") or {}).get("min")
-        if min_amount is not None and amount_ < to_decimal(min_amount, "min amount"):
+        if min_amount is not None and amount_ < checked_decimal(min_amount, "min amount"):
             raise InvalidOrder(f"amount {amount_}: below the minimum {min_amount} of {symbol}")
-        price_ = None if price is None else to_decimal(price, "price")
+        price_ = None if price is None else checked_decimal(price, "price")
         if type_ == "limit" and (price_ is None or price_ <= 0):
             raise InvalidOrder(f"limit order on {symbol}: price {price!r} must be positive")
         key = next((k for k, _ in _CONDITIONAL_PARAMS if params.get(k) is not None), None)
-        value = to_decimal(params[key], key) if key else None
+        value = checked_decimal(params[key], key) if key else None
         plain = OrderType.LIMIT if type_ == "limit" else OrderType.MARKET
         order_type = dict(_CONDITIONAL_PARAMS)[key] if key else plain
         trailing = order_type is OrderType.TRAILING_STOP
@@ -321,7 +322,9 @@ class PaperVenue:
         book = self.fetch_order_book(symbol)
         if not book["bids"] or not book["asks"]:
             return ZERO
-        return (to_decimal(book["bids"][0][0], "bid") + to_decimal(book["asks"][0][0], "ask")) / 2
+        return (
+            checked_decimal(book["bids"][0][0], "bid") + checked_decimal(book["asks"][0][0], "ask")
+        ) / 2
 
     def _check_margin(self, order: BookOrder, market: dict[str, Any]) -> None:
         """Linear perpetuals: an order that grows a position (long or short) needs initial
@@ -376,8 +379,8 @@ class PaperVenue:
     def _market_buy_cost(self, order: BookOrder) -> Decimal:
         left, cost = order.amount, ZERO
         for price, quantity, *_ in self.fetch_order_book(order.symbol)["asks"]:
-            take = min(left, to_decimal(quantity, "book amount"))
-            cost += take * to_decimal(price, "book price")
+            take = min(left, checked_decimal(quantity, "book amount"))
+            cost += take * checked_decimal(price, "book price")
             left -= take
             if left <= 0:
                 break

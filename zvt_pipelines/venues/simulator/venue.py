@@ -19,6 +19,7 @@ import pandas as pd
 
 from zvt_pipelines.data.candles import candles_to_ohlcv, resample_candles
 from zvt_pipelines.errors import BadRequest, BadTimeframe, ConfigError, UnknownSymbol
+from zvt_pipelines.model.money import to_decimal
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.venues.simulator.market import MarketSimulator
 from zvt_pipelines.venues.simulator.specs import (
@@ -56,7 +57,7 @@ class Balances:
         total = {}
         for asset, amount in amounts.items():
             try:
-                value = Decimal(str(amount))
+                value = to_decimal(amount)
             except InvalidOperation:
                 raise ConfigError(f"balance of {asset!r}: {amount!r} is not a number") from None
             if not value.is_finite() or value < 0:
