@@ -22,8 +22,6 @@ then fails the tick (`sensors.guard`): a dead risk monitor is an outage.
 import json
 
 import dagster as dg
-import pandas as pd
-import sqlalchemy as sa
 
 from assets.portfolio import portfolio_analytics
 from resources.alerting import AlertingResource
@@ -33,24 +31,7 @@ from sensors.guard import alert_on_failure
 from zvt_pipelines.alerts.alert import Severity
 from zvt_pipelines.portfolio.breaches import RiskThresholds, evaluate_breaches, new_breaches
 from zvt_pipelines.portfolio.overview import build_report
-from zvt_pipelines.storage.database import Database
-from zvt_pipelines.storage.models import CryptoPosition
-
-
-def positions_version(db: Database) -> tuple[str, pd.Timestamp] | None:
-    """(version text, latest update time) of `crypto_positions`; None while it is empty."""
-    with db.transaction() as session:
-        latest, rows = session.execute(
-            sa.select(sa.func.max(CryptoPosition.updated_at), sa.func.count(CryptoPosition.id))
-        ).one()
-    if not rows or latest is None:
-        return None
-    if isinstance(latest, int):  # SQLite hands an aggregate back as stored: microseconds
-        moment = pd.Timestamp(latest, unit="us", tz="UTC")
-    else:
-        moment = pd.Timestamp(latest)
-        moment = moment.tz_localize("UTC") if moment.tz is None else moment.tz_convert("UTC")
-    return f"{moment.isoformat()}|{rows}", moment
+from zvt_pipelines.storage.positions import positions_version
 
 
 def check_breaches(
