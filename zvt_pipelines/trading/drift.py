@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-import sqlalchemy as sa
-
 from zvt_pipelines.storage.database import Database
-from zvt_pipelines.storage.lifecycle_models import TargetPositionRow
-from zvt_pipelines.storage.models import CryptoPosition
+from zvt_pipelines.storage.positions import targets_with_holdings
 
 ZERO = Decimal(0)
 
@@ -31,19 +28,12 @@ class Drift:
 
 def strategy_drift(db: Database) -> dict[str, Drift]:
     """Drift of every strategy that has stored targets."""
-    with db.transaction() as session:
-        targets = session.scalars(sa.select(TargetPositionRow)).all()
-        actual = {
-            (p.strategy, p.venue, p.symbol): p.quantity
-            for p in session.scalars(sa.select(CryptoPosition))
-        }
-        total: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        equity: dict[str, Decimal] = {}
-        as_of: dict[str, datetime] = {}
-        for row in targets:
-            held = actual.get((row.strategy, row.venue, row.symbol), ZERO)
-            total[row.strategy] += abs(held - row.quantity) * row.price
-            equity[row.strategy], as_of[row.strategy] = row.equity, row.as_of
+    total: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    equity: dict[str, Decimal] = {}
+    as_of: dict[str, datetime] = {}
+    for target in targets_with_holdings(db):
+        total[target.strategy] += abs(target.held - target.quantity) * target.price
+        equity[target.strategy], as_of[target.strategy] = target.equity, target.as_of
     return {
         name: Drift(value / equity[name] if equity[name] > 0 else ZERO, as_of[name])
         for name, value in total.items()

@@ -41,6 +41,7 @@ from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.lifecycle_models import TargetPositionRow
 from zvt_pipelines.storage.locks import strategy_lock
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
+from zvt_pipelines.strategies.config import StrategyConfig
 from zvt_pipelines.strategies.registry import get_strategy
 from zvt_pipelines.trading.market_view import CandleCache, decision_window, last_prices
 
@@ -99,7 +100,7 @@ def book_tops(venues: dict[str, Any], instruments: list[InstrumentId]) -> dict[I
 
 def plan_rebalance(
     db: Database,
-    entry: Any,
+    entry: StrategyConfig,
     as_of: pd.Timestamp,
     cache: CandleCache | None = None,
     books: dict[InstrumentId, Any] | None = None,
@@ -217,7 +218,7 @@ def _held_back(db: Database, strategy: str, decided: StrategyPlan) -> tuple[str,
 
 def execute_plan(
     db: Database,
-    entry: Any,
+    entry: StrategyConfig,
     decided: StrategyPlan,
     venues: dict[str, Any],
     *,
@@ -234,7 +235,7 @@ def execute_plan(
 
 def _execute_locked(
     db: Database,
-    entry: Any,
+    entry: StrategyConfig,
     decided: StrategyPlan,
     venues: dict[str, Any],
     after_check: Callable[[], None] | None,
@@ -414,7 +415,7 @@ def _mid(venue: Any, symbol: str) -> Decimal | None:
 
 def update_positions(
     db: Database,
-    entry: Any,
+    entry: StrategyConfig,
     prices: dict[InstrumentId, Decimal],
     at: datetime,
     method: AccountingMethod = AccountingMethod.FIFO,

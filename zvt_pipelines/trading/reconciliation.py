@@ -38,6 +38,7 @@ from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
 from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.locks import strategy_lock
 from zvt_pipelines.storage.models import CryptoExecution, CryptoOrder
+from zvt_pipelines.strategies.config import StrategyConfig
 from zvt_pipelines.venues.paper import PaperVenue
 
 LOST_WITH_PROCESS = (
@@ -95,7 +96,7 @@ class ReconciliationReport:
 
 
 def reconcile_strategy(
-    db: Database, entry: Any, venues: dict[str, Any], clock: Callable[[], datetime]
+    db: Database, entry: StrategyConfig, venues: dict[str, Any], clock: Callable[[], datetime]
 ) -> ReconciliationReport:
     """Reconcile strategy `entry` on `venues` (venue id -> venue) under its lock; see the
     module docstring. Running it twice repairs nothing the second time."""
@@ -104,7 +105,7 @@ def reconcile_strategy(
 
 
 def _reconcile_locked(
-    db: Database, entry: Any, venues: dict[str, Any], clock: Callable[[], datetime]
+    db: Database, entry: StrategyConfig, venues: dict[str, Any], clock: Callable[[], datetime]
 ) -> ReconciliationReport:
     report = ReconciliationReport(entry.name)
     bus = EventBus()
@@ -138,7 +139,7 @@ def _reconcile_locked(
 
 
 def _compare_with_venue(
-    db: Database, entry: Any, venue_id: str, venue: Any, report: ReconciliationReport
+    db: Database, entry: StrategyConfig, venue_id: str, venue: Any, report: ReconciliationReport
 ) -> None:
     """List the venue's open orders and trades the database lacks; put balances side by side."""
     symbols = sorted({i.symbol for i in entry.instrument_ids() if i.venue == venue_id})

@@ -16,6 +16,7 @@ from zvt_pipelines.errors import DataError
 from zvt_pipelines.markets import MarketsConfig
 from zvt_pipelines.portfolio.accounts import account_balances, strategy_fills
 from zvt_pipelines.storage.database import Database
+from zvt_pipelines.strategies.config import StrategyConfig
 from zvt_pipelines.trading.emergency import StopReport, emergency_stop
 from zvt_pipelines.trading.market_view import CandleCache, latest_close
 from zvt_pipelines.trading.rebalance import (
@@ -35,7 +36,7 @@ from zvt_pipelines.venues.factory import trading_venues
 log = logging.getLogger(__name__)
 
 
-def as_of_for(db: Database, entry: Any) -> pd.Timestamp:
+def as_of_for(db: Database, entry: StrategyConfig) -> pd.Timestamp:
     """The latest moment all the strategy's instruments have closed candles for."""
     as_of = latest_close(db, entry.instrument_ids())
     if as_of is None:
@@ -48,7 +49,7 @@ def as_of_for(db: Database, entry: Any) -> pd.Timestamp:
 def strategy_venues(
     db: Database,
     markets: MarketsConfig,
-    entry: Any,
+    entry: StrategyConfig,
     as_of: pd.Timestamp,
     cache: CandleCache | None = None,
     replay: bool = True,
@@ -68,7 +69,7 @@ def strategy_venues(
 
 
 def reconcile_venues(
-    db: Database, entry: Any, venues: dict[str, Any], as_of: pd.Timestamp
+    db: Database, entry: StrategyConfig, venues: dict[str, Any], as_of: pd.Timestamp
 ) -> ReconciliationReport:
     """Reconcile `entry` on its venues (built by `strategy_venues`); log what was repaired
     (as a warning: a repair means a run ended before recording what it did)."""
@@ -79,7 +80,7 @@ def reconcile_venues(
 
 
 def reconcile_now(
-    db: Database, markets: MarketsConfig, entry: Any, cache: CandleCache | None = None
+    db: Database, markets: MarketsConfig, entry: StrategyConfig, cache: CandleCache | None = None
 ) -> ReconciliationReport:
     """Reconcile `entry` now (`zvt reconcile`): at its latest closed candle, or at the wall
     clock when it has none. Fills of resting paper orders replayed on the way are counted."""
@@ -95,7 +96,7 @@ def reconcile_now(
 def rebalance_now(
     db: Database,
     markets: MarketsConfig,
-    entry: Any,
+    entry: StrategyConfig,
     cache: CandleCache | None = None,
     fault_hook: FaultHook | None = None,
 ) -> ExecutionReport:
@@ -115,7 +116,7 @@ def rebalance_now(
 
 
 def stop_now(
-    db: Database, markets: MarketsConfig, entry: Any, flatten: bool, actor: str
+    db: Database, markets: MarketsConfig, entry: StrategyConfig, flatten: bool, actor: str
 ) -> StopReport:
     """Emergency-stop `entry` on the venues it trades, at the latest closed candle."""
     as_of = as_of_for(db, entry)
