@@ -128,12 +128,12 @@ def strategy_backtest(
     """A backtest of one strategy entry, recorded as an MLflow run and in `strategy_performance`."""
     from zvt_pipelines.backtest.report import write_report
     from zvt_pipelines.research.backtests import record_backtest
-    from zvt_pipelines.tracking import data_fingerprint, track_backtest
+    from zvt_pipelines.tracking import data_fingerprint
 
     entry = strategy_entry(config)
     frame, market = backtest_frame(config, entry, database)
     result, settings = run_entry(entry, frame, config)
-    run_id = track_backtest(
+    run_id = mlflow.tracker().track_backtest(
         result,
         strategy_name=entry.type,
         params={"name": entry.name, **entry.params},
@@ -142,7 +142,6 @@ def strategy_backtest(
             frame, market["venue"], market["symbol"], market["timeframe"]
         ),
         config_yaml=config.strategy_yaml,
-        env=mlflow.env(),
     )
     record_backtest(database.get(), entry.name, frame, result, run_id, market)
     with tempfile.TemporaryDirectory() as folder:
@@ -178,22 +177,19 @@ backtest_job = dg.define_asset_job(
 @dg.op(out=dg.DynamicOut(list))
 def plan_sweep(context: dg.OpExecutionContext, config: SweepConfig, mlflow: MlflowTracking):
     """Open the MLflow parent run and fan the grid out in chunks."""
-    from zvt_pipelines.tracking import start_sweep
-
     entry = strategy_entry(config)
     names = sorted(config.grid)
     points = [
         dict(zip(names, values, strict=True))
         for values in itertools.product(*(config.grid[n] for n in names))
     ]
-    sweep = start_sweep(
+    sweep = mlflow.tracker().start_sweep(
         strategy_name=entry.type,
         method="grid",
         space=config.grid,
         engine_settings=config.model_dump(),
         data_fingerprint={"strategy": entry.name},
         objective=config.metric,
-        env=mlflow.env(),
     )
     context.log.info(f"MLflow parent run {sweep.run_id}: {len(points)} trials")
     numbered = [
@@ -215,10 +211,7 @@ def evaluate_trials(
     mlflow: MlflowTracking,
 ) -> list:
     """Backtest each trial of a chunk and record it as an MLflow child run."""
-    from mlflow.tracking import MlflowClient
-
     from zvt_pipelines.backtest.optimize import Trial, TrialStatus
-    from zvt_pipelines.tracking.mlflow_tracker import Sweep
 
     scored = []
     if trials:
@@ -230,7 +223,7 @@ def evaluate_trials(
         except ConfigError as exc:  # e.g. fast >= slow: infeasible, recorded but not scored
             context.log.info(f"trial {trial['number']} {trial['params']} infeasible: {exc}")
             score, status = None, TrialStatus.INFEASIBLE
-        sweep = Sweep(MlflowClient(mlflow.tracking_uri), trial["experiment"], trial["parent"])
+        sweep = mlflow.tracker().sweep(trial["experiment"], trial["parent"])
         sweep.log_trial(Trial(trial["number"], trial["params"], score, status))
         scored.append({**trial, "score": score, "status": status.value})
     return scored
@@ -241,8 +234,6 @@ def collect_sweep(
     context: dg.OpExecutionContext, config: SweepConfig, scored: list[list], mlflow: MlflowTracking
 ) -> dict:
     """Close the parent run with the best trial and every trial's score."""
-    from mlflow.tracking import MlflowClient
-
     from zvt_pipelines.backtest.optimize import (
         Direction,
         Method,
@@ -251,7 +242,6 @@ def collect_sweep(
         TrialStatus,
     )
     from zvt_pipelines.research.backtests import best_trial
-    from zvt_pipelines.tracking.mlflow_tracker import Sweep
 
     flat = sorted((t for chunk in scored for t in chunk), key=lambda t: t["number"])
     trials = tuple(
@@ -259,9 +249,7 @@ def collect_sweep(
     )
     best = best_trial(trials, config.direction)
     result = OptimizationResult(Method.GRID, Direction(config.direction), trials, best)
-    Sweep(MlflowClient(mlflow.tracking_uri), flat[0]["experiment"], flat[0]["parent"]).finish(
-        result
-    )
+    mlflow.tracker().sweep(flat[0]["experiment"], flat[0]["parent"]).finish(result)
     summary = {
         "parent_run_id": flat[0]["parent"],
         "trials": len(trials),

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from zvt_pipelines.tracking.tracker import MlflowTracker
+
 
 class MlflowTracking(dg.ConfigurableResource):
     """Where backtests and sweeps are recorded: MLFLOW_TRACKING_URI, or SQLite under ZVT_HOME."""
@@ -9,6 +11,6 @@ class MlflowTracking(dg.ConfigurableResource):
     tracking_uri: str
     zvt_home: str
 
-    def env(self) -> dict[str, str]:
-        """The environment the core tracker resolves its target from."""
-        return {"ZVT_HOME": self.zvt_home, "MLFLOW_TRACKING_URI": self.tracking_uri}
+    def tracker(self) -> MlflowTracker:
+        """The core tracker for this target."""
+        return MlflowTracker(self.tracking_uri, self.zvt_home)
