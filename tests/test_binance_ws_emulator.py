@@ -502,3 +502,23 @@ def test_raw_protocol_answers_and_the_listen_key_stream(ws):
     assert refused["id"] == 9 and refused["error"]["code"] == 2
     assert raw_event == {"e": "outboundAccountPosition", "E": 5, "u": 5, "B": []}
     assert bad_status == 400
+
+
+def test_paced_replay_sends_the_recorded_trades_in_order(ws, feed, shared_data):
+    """At a speed factor the feed still sends every event in recorded order (the first 300
+    timeline events, replayed 200 times faster than recorded)."""
+    trades = pd.read_csv(shared_data / TRADES_FILE)
+    count = 300
+    expected = [json.loads(e.text)["t"] for e in feed.events[:count] if e.stream == "btcusdt@trade"]
+
+    async def session(ex):
+        watcher = asyncio.ensure_future(ex.watch_trades("BTC/USDT"))
+        await ws.wait_subscribed_from(["btcusdt@trade"])
+        assert await asyncio.wrap_future(feed.start(count, speed=200.0)) == count
+        await watcher
+        await until(lambda: ex.trades["BTC/USDT"][-1]["id"] == str(expected[-1]))
+        return [int(t["id"]) for t in ex.trades["BTC/USDT"]]
+
+    got = run(session, ws)
+    assert got == trades["trade_id"].iloc[: len(got)].tolist()
+    assert len(got) == len(expected) > 10
