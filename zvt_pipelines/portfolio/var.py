@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from zvt_pipelines.analytics.metrics import conditional_value_at_risk, value_at_risk
 from zvt_pipelines.errors import RiskInputError
 
 DEFAULT_CONFIDENCE = 0.95
@@ -80,15 +81,8 @@ def var_es_from_pnl(pnl: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> 
 
     NaN P&Ls are dropped first; an empty sample gives (NaN, NaN).
     """
-    pnl = np.asarray(pnl, dtype=np.float64)
-    pnl = pnl[~np.isnan(pnl)]
-    if pnl.size == 0:
-        return float("nan"), float("nan")
-    alpha = 1.0 - confidence
-    var = -float(np.percentile(pnl, 100.0 * alpha))
-    k = int((pnl.size - 1) * alpha) + 1
-    es = -float(np.partition(pnl, k - 1)[:k].mean())
-    return var, es
+    alpha = 1.0 - confidence  # the quantiles are the return metrics' own, on P&Ls
+    return -value_at_risk(pnl, alpha), -conditional_value_at_risk(pnl, alpha)
 
 
 def compounded_returns(returns: np.ndarray, horizon: int) -> np.ndarray:
