@@ -11,12 +11,8 @@ from hypothesis import strategies as st
 
 from zvt_pipelines.errors import NoRoute, VenueUnavailable
 from zvt_pipelines.model.orders import Side
-from zvt_pipelines.oms.router import (
-    DECIMAL_PLACES,
-    SmartOrderRouter,
-    floor_to_step,
-    market_rules,
-)
+from zvt_pipelines.oms.router import SmartOrderRouter
+from zvt_pipelines.oms.sizing import DECIMAL_PLACES, floor_to_step, market_rules
 
 SYMBOL = "BTC/USDT"
 

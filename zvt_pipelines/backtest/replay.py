@@ -40,7 +40,7 @@ from zvt_pipelines.model.money import decimal_from_float
 from zvt_pipelines.model.orders import Fill, Side
 from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.oms.manager import OrderManager
-from zvt_pipelines.oms.router import affordable_amount, floor_to_step
+from zvt_pipelines.oms.sizing import affordable_amount, floor_to_step
 from zvt_pipelines.portfolio.accounts import account_equity
 from zvt_pipelines.portfolio.positions import PositionBook, PositionKey
 from zvt_pipelines.strategies.base import (

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from zvt_pipelines.model.instrument import InstrumentId
 from zvt_pipelines.model.money import decimal_from_float, to_decimal
 from zvt_pipelines.model.orders import Side
-from zvt_pipelines.oms.router import affordable_amount, floor_to_step, market_rules
+from zvt_pipelines.oms.sizing import affordable_amount, floor_to_step, market_rules
 from zvt_pipelines.portfolio.accounts import account_balances, account_equity, strategy_fills
 from zvt_pipelines.portfolio.limits import RiskDenial, RiskState
 from zvt_pipelines.portfolio.position_store import save_positions

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from zvt_pipelines.errors import IllegalAlgoTransition, InvalidOrder
 from zvt_pipelines.model.orders import Fill, OrderType, Side, TimeInForce
-from zvt_pipelines.oms.router import floor_to_step
+from zvt_pipelines.oms.sizing import floor_to_step
 
 ZERO = Decimal(0)
 MAX_PARENT_ID = 28  # child ids are `<parent>-<n>`, and Binance accepts at most 36 characters
