@@ -8,6 +8,7 @@ import dagster as dg
 from assets.trading import rebalance_job, strategies_partitions
 from resources.database import TradingDatabase
 from resources.markets import MarketsResource
+from resources.mlflow import MlflowTracking
 from resources.strategies import StrategiesResource
 from sensors.guard import alert_on_failure
 from zvt_pipelines.settings import Settings
@@ -36,17 +37,29 @@ def strategy_deployments(
     database: TradingDatabase,
     strategies: StrategiesResource,
     markets: MarketsResource,
+    mlflow: MlflowTracking,
 ) -> dg.SensorResult:
     """Watch the strategies file: a new strategy becomes a partition and runs; a retuned one
     runs with its new parameters; every change is audited. No restart needed. A strategy on
-    a venue or instrument the markets file lacks is refused (nothing recorded)."""
+    a venue or instrument the markets file lacks is refused (nothing recorded), and so are
+    optimised params that fail the file's overfitting thresholds (no override here)."""
+    from zvt_pipelines.strategies import load_strategies_config
+    from zvt_pipelines.trading.overfitting_gate import OverfittingGate
+
+    def optimisation(run_id: str):
+        from zvt_pipelines.tracking.optimizations import read_optimization
+
+        return read_optimization(run_id, mlflow.tracking_uri)
+
     entries = strategies.entries()
+    thresholds = load_strategies_config(strategies.config_path).research.overfitting
     report = sync_strategies(
         database.get(),
         entries,
         actor=f"file:{os.path.basename(strategies.config_path)}",
         markets=markets.config(),
         source=strategies.config_path,
+        overfitting=OverfittingGate(thresholds, optimisation),
     )
     known = set(context.instance.get_dynamic_partitions(strategies_partitions.name))
     new = [entry.name for entry in entries if entry.name not in known]

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from zvt_pipelines.cli.common import app, fail, one_line_errors, settings
+from zvt_pipelines.cli.common import app, fail, one_line, one_line_errors, settings
 
 strategy_app = typer.Typer(
     no_args_is_help=True, help="Strategies: deploy, rebalance, pause, resume, stop."
@@ -40,6 +40,19 @@ def _actor() -> str:
     return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
+def _gate(strategies, reason: str | None = None):
+    """The overfitting gate of the file's thresholds; MLflow is read only for an entry
+    that carries an optimisation and is being deployed or retuned."""
+    from zvt_pipelines.trading.overfitting_gate import OverfittingGate
+
+    def lookup(run_id: str):
+        from zvt_pipelines.tracking.optimizations import read_optimization
+
+        return read_optimization(run_id)
+
+    return OverfittingGate(strategies.research.overfitting, lookup, reason)
+
+
 @strategy_app.command("list")
 @one_line_errors
 def list_strategies() -> None:
@@ -60,10 +73,23 @@ def list_strategies() -> None:
 
 @strategy_app.command("sync")
 @one_line_errors
-def sync() -> None:
-    """Record the strategies file: deploy new strategies, audit retuned and removed ones."""
+def sync(
+    override_overfitting: bool = typer.Option(
+        False,
+        "--override-overfitting",
+        help="Deploy optimised params that fail the overfitting thresholds (needs --reason).",
+    ),
+    reason: str | None = typer.Option(None, help="Why the override is justified (audited)."),
+) -> None:
+    """Record the strategies file: deploy new strategies, audit retuned and removed ones.
+
+    Params carrying an `optimization` deploy only when its deflated Sharpe ratio and PBO
+    pass the file's `research.overfitting` thresholds, or with an audited override.
+    """
     from zvt_pipelines.trading.lifecycle import sync_strategies
 
+    if override_overfitting != (reason is not None):
+        fail("--override-overfitting needs --reason '...' (and --reason needs the override)")
     database, markets, strategies = _context()
     report = sync_strategies(
         database,
@@ -71,6 +97,7 @@ def sync() -> None:
         actor=_actor(),
         markets=markets,
         source=str(settings().strategies_path),
+        overfitting=_gate(strategies, reason if override_overfitting else None),
     )
     typer.echo(
         f"deployed {list(report.deployed)}; retuned {list(report.retuned)}; removed {list(report.removed)}"
@@ -86,7 +113,9 @@ def rebalance(name: str = typer.Argument(..., help="Strategy name.")) -> None:
 
     database, markets, strategies = _context()
     entry = _entry(strategies, name)
-    sync_strategies(database, list(strategies.strategies), actor=_actor())
+    sync_strategies(
+        database, list(strategies.strategies), actor=_actor(), overfitting=_gate(strategies)
+    )
     if get_status(database, name) is not Status.ACTIVE or not entry.enabled:
         fail(
             f"strategy {name!r}: not active (status {get_status(database, name)}, enabled {entry.enabled})"
@@ -104,7 +133,9 @@ def _set(name: str, status: str, reason: str) -> None:
 
     database, _, strategies = _context()
     _entry(strategies, name)
-    sync_strategies(database, list(strategies.strategies), actor=_actor())
+    sync_strategies(
+        database, list(strategies.strategies), actor=_actor(), overfitting=_gate(strategies)
+    )
     old = set_status(database, name, status, _actor(), reason)
     typer.echo(f"{name}: {old} -> {status}")
 
@@ -136,11 +167,17 @@ def stop(
     Exit status 0 when every step was done, 1 when some could not be (each is listed).
     """
     from zvt_pipelines.trading.lifecycle import sync_strategies
+    from zvt_pipelines.trading.overfitting_gate import OverfittingRefused
     from zvt_pipelines.trading.services import stop_now
 
     database, markets, strategies = _context()
     entry = _entry(strategies, name)
-    sync_strategies(database, list(strategies.strategies), actor=_actor())
+    try:
+        sync_strategies(
+            database, list(strategies.strategies), actor=_actor(), overfitting=_gate(strategies)
+        )
+    except OverfittingRefused as exc:  # an emergency stop never waits on a research check
+        typer.echo(f"warning: strategies file not synced: {one_line(str(exc))}", err=True)
     report = stop_now(database, markets, entry, flatten, _actor())
     typer.echo(
         f"{name}: STOPPED; canceled {len(report.canceled)} orders ({len(report.not_found)} unknown to the "

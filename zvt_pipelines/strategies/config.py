@@ -13,6 +13,9 @@ Shape (a bare list of strategies is accepted too)::
         risk_limits: {max_allocation: 0.5, stop_loss: 0.05, take_profit: 0.2,
                       max_position_size: 0.5, daily_loss_limit: 500}
         enabled: true
+        optimization: 0f3c...     # optional: the `zvt optimize` MLflow run the params came from
+    research:                    # optional: thresholds of the overfitting gate at deploy
+      overfitting: {min_deflated_sharpe: 0.95, max_pbo: 0.5}
 
 A bad field is a `ConfigError` naming the file, the strategy, the key and the value.
 
@@ -53,6 +56,7 @@ from zvt_pipelines.model.timeframe import timeframe_ms
 from zvt_pipelines.portfolio.limits import RiskLimits
 from zvt_pipelines.strategies.base import BaseCryptoStrategy
 from zvt_pipelines.strategies.registry import get_strategy
+from zvt_pipelines.strategies.research_config import ResearchConfig
 
 NAME_LENGTH = 64  # strategy_status.name, crypto_orders.strategy
 MAX_AMOUNT = Decimal("1e9")  # quote currency per trade, capital, daily loss limit
@@ -102,6 +106,9 @@ class StrategyConfig(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     risk_limits: RiskLimitsConfig = Field(default_factory=RiskLimitsConfig)
     enabled: bool = True
+    # the `zvt optimize` run (MLflow) these params came from: deploys pass the overfitting
+    # gate; left out of the fingerprint when absent, so older entries keep theirs
+    optimization: str | None = Field(None, min_length=1, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -184,6 +191,7 @@ class StrategiesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     modules: list[str] = Field(default_factory=list)  # imported first: user strategy families
     strategies: list[StrategyConfig]
+    research: ResearchConfig = Field(default_factory=ResearchConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> StrategiesConfig:

@@ -21,6 +21,7 @@ from zvt_pipelines.storage.database import Database
 from zvt_pipelines.storage.lifecycle_models import StrategyStatus
 from zvt_pipelines.storage.models import AuditLog
 from zvt_pipelines.strategies.config import flatten_keys
+from zvt_pipelines.trading.overfitting_gate import OverfittingGate, gate_changes
 
 
 class Status(StrEnum):
@@ -111,22 +112,27 @@ def sync_strategies(
     actor: str = "config",
     markets: MarketsConfig | None = None,
     source: str = "strategies file",
+    overfitting: OverfittingGate | None = None,
 ) -> SyncReport:
     """Record the strategies of the current configuration: new ones deployed (ACTIVE),
     changed ones retuned (old/new of every changed key audited), missing ones stopped.
 
     With `markets`, entries the markets file cannot serve are refused first (see
-    `check_deployable`) and nothing is recorded.
+    `check_deployable`) and nothing is recorded. Entries carrying an `optimization` pass
+    the `overfitting` gate first (see `gate_changes`); an override is audited.
     """
     from zvt_pipelines.strategies.config import strategy_fingerprint
 
     if markets is not None:
         check_deployable(entries, markets, source)
+    overrides = gate_changes(db, entries, overfitting)
     now = datetime.now(UTC)
     deployed, removed, retuned = [], [], {}
     with db.transaction() as session:
         rows = {row.name: row for row in session.scalars(sa.select(StrategyStatus))}
         current = {entry.name: entry for entry in entries}
+        for override in overrides:
+            _audit(session, actor, "overfitting_override", override["strategy"], None, override)
         for name, entry in current.items():
             config, fingerprint = entry.model_dump(mode="json"), strategy_fingerprint(entry)
             row = rows.get(name)
