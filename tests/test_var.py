@@ -413,8 +413,8 @@ def test_infinite_returns_are_refused_by_name() -> None:
 def test_var_es_from_a_pnl_sample_directly() -> None:
     """Empty: (NaN, NaN). One P&L of -5: VaR = ES = 5. P&Ls 5 4 3 2 1 -10 -20 at 80 %:
     sorted -20 -10 1 2 3 4 5, alpha 0.2, position 6 x 0.2 = 1.2 -> -10 + 0.2 x 11 = -7.8,
-    so VaR 7.8; the tail is the
-    k = int(1.2) + 1 = 2 lowest, (-20 - 10) / 2, so ES 15. NaN P&Ls are dropped."""
+    so VaR 7.8; the tail is the k = int(1.2) + 1 = 2 lowest, (-20 - 10) / 2, so ES 15.
+    NaN P&Ls are dropped."""
     empty = var_es_from_pnl(np.array([]))
     assert math.isnan(empty[0]) and math.isnan(empty[1])
     assert var_es_from_pnl([-5.0]) == (5.0, 5.0)
