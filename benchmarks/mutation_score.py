@@ -157,7 +157,7 @@ def main() -> None:
             print(f"== mutating {MODULES[name]} (in {root})", flush=True)
             targets = [f"{MODULES[name]}.*"]
             if options.survivors:
-                left = [line.rpartition(": ")[0] for line in survivors(root)]
+                left = [line.rpartition(": ")[0] for line in survivors(root, unchecked=True)]
                 targets = [m for m in left if m.startswith(MODULES[name] + ".")]
                 if not targets:
                     continue
