@@ -185,3 +185,80 @@ def test_prices_of_one_symbol_never_fill_another(engine):
 )
 def test_bar_path_visits_the_nearer_extreme_first(bar, path):
     assert bar_path(*(D(p) for p in bar)) == [D(p) for p in path]
+
+
+def test_a_sell_without_a_book_and_a_fok_sell_use_the_bids(engine):
+    no_book = engine.submit(book_order("s0", "sell", "market", "1"), None)
+    assert (no_book.status, no_book.filled) == (BookStatus.EXPIRED, 0)
+    fok = engine.submit(
+        book_order("s1", "sell", "limit", "3", price=D("98"), time_in_force=TimeInForce.FOK), BOOK
+    )
+    assert [(f.price, f.amount) for f in fok.fills] == [(D("99"), D("1")), (D("98"), D("2"))]
+
+
+def test_a_sell_limit_at_exactly_the_best_bid_trades_there(engine):
+    order = engine.submit(book_order("s", "sell", "limit", "1", price=D("99")), BOOK)
+    assert [(f.price, f.amount) for f in order.fills] == [(D("99"), D("1"))]
+
+
+def test_fills_carry_venue_symbol_fee_currency_and_add_up_fees():
+    """Taker 10 bps: buying 1 @ 101 and 1 @ 102 pays 0.101 + 0.102 = 0.203 USDT."""
+    engine = MatchingEngine("paper", maker_bps=D(2), taker_bps=D(10), clock=lambda: T0)
+    order = engine.submit(book_order("m", "buy", "market", "2"), BOOK)
+    assert {(f.venue, f.symbol, f.fee_currency) for f in order.fills} == {("paper", BTC, "USDT")}
+    assert [f.fee for f in order.fills] == [D("0.101"), D("0.102")]
+    assert order.fee == D("0.203")
+
+
+def test_a_partly_filled_limit_rests_and_closed_orders_leave_the_open_list(engine):
+    """Buy 1.5 at 101 against asks 101 x 1: 1 fills, 0.5 rests open; a later print at 100.5
+    fills the rest and closes it."""
+    order = engine.submit(book_order("l", "buy", "limit", "1.5", price=D("101")), BOOK)
+    assert (order.status, order.remaining) == (BookStatus.OPEN, D("0.5"))
+    assert [o.id for o in engine.open_orders()] == ["l"]
+    engine.on_price(BTC, D("100.5"), T0)
+    assert order.status is BookStatus.CLOSED and engine.open_orders() == []
+    engine.submit(book_order("c", "buy", "limit", "1", price=D("90")), BOOK)
+    engine.cancel("c")
+    assert engine.open_orders() == []
+
+
+def test_a_falling_move_fills_the_nearest_level_first(engine):
+    """Last 100; buy limits at 98 and 99; a move to 97 reaches 99 first, then 98."""
+    engine.on_price(BTC, D("100"), T0)
+    for order_id, price in (("far", "98"), ("near", "99")):
+        engine.submit(
+            book_order(order_id, "buy", "limit", "1", price=D(price)), {"bids": [], "asks": []}
+        )
+    fills = engine.on_price(BTC, D("97"), T0)
+    assert [(f.client_order_id, f.price) for f in fills] == [
+        ("c-near", D("99")),
+        ("c-far", D("98")),
+    ]
+
+
+def test_a_canceled_partner_keeps_its_own_reason(engine):
+    engine.on_price(BTC, D("100"), T0)
+    for order_id, price in (("a", "101"), ("b", "102")):
+        engine.submit(
+            book_order(order_id, "sell", "limit", "1", price=D(price)), {"bids": [], "asks": []}
+        )
+    engine.link_oco("a", "b")
+    engine.cancel("b", "user")
+    engine.on_price(BTC, D("101.5"), T0)
+    assert engine.orders["a"].status is BookStatus.CLOSED
+    assert (engine.orders["b"].status, engine.orders["b"].reason) == (BookStatus.CANCELED, "user")
+
+
+def test_a_trailing_stop_remembers_a_high_from_earlier_moves(engine):
+    """Sell trailing by 5: up to 110 (stop 105), down to 106, up to 107 (the anchor stays
+    110, not 107), down to 104: fills at 105."""
+    engine.on_price(BTC, D("100"), T0)
+    trail = engine.submit(
+        book_order("t", "sell", "trailing_stop", "1", trailing_amount=D("5")), None
+    )
+    for price in ("110", "106", "107"):
+        assert engine.on_price(BTC, D(price), T0) == []
+    assert trail.extreme == D("110")
+    [fill] = engine.on_price(BTC, D("104"), T0)
+    assert fill.price == D("105")
