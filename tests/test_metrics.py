@@ -448,3 +448,12 @@ def test_daily_returns_guard_message_and_empty_dtype():
     index = pd.date_range("2024-01-01", periods=1, freq="h", tz="UTC")
     empty = metrics.daily_returns_from_equity(pd.Series([np.nan], index=index))
     assert empty.dtype == np.float64
+
+
+def test_drawdown_episode_peak_is_before_the_trough_even_if_the_next_bar_is_higher():
+    """100, 80, 120: the peak is 100 on day 0 (not the 120 after the trough), the trough 80
+    on day 1, recovered on day 2."""
+    index = pd.date_range("2024-01-01", periods=3, freq="D", tz="UTC")
+    episode = metrics.drawdown_episode(pd.Series([100.0, 80.0, 120.0], index=index))
+    assert (episode.peak, episode.trough, episode.recovery) == (index[0], index[1], index[2])
+    assert episode.max_drawdown == pytest.approx(-0.2)
