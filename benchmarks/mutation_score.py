@@ -107,13 +107,13 @@ def statuses(root: Path) -> dict[str, Counter]:
     return counts
 
 
-def survivors(root: Path) -> list[str]:
-    """`name: status` of every tested mutant that was not killed (nor timed out)."""
+def survivors(root: Path, *, unchecked: bool = False) -> list[str]:
+    """`name: status` of every mutant that was tested and not killed (nor timed out);
+    with `unchecked`, also those not tested yet (e.g. in functions changed since)."""
     out = mutmut(root, "results", jobs=1).stdout
     lines = (line.strip() for line in out.splitlines())
-    return [
-        line for line in lines if line and line.rpartition(": ")[2] not in KILLED | {"not checked"}
-    ]
+    skip = KILLED if unchecked else KILLED | {"not checked"}
+    return [line for line in lines if line and line.rpartition(": ")[2] not in skip]
 
 
 def report(root: Path) -> float:
@@ -157,7 +157,7 @@ def main() -> None:
             print(f"== mutating {MODULES[name]} (in {root})", flush=True)
             targets = [f"{MODULES[name]}.*"]
             if options.survivors:
-                left = [line.rpartition(": ")[0] for line in survivors(root)]
+                left = [line.rpartition(": ")[0] for line in survivors(root, unchecked=True)]
                 targets = [m for m in left if m.startswith(MODULES[name] + ".")]
                 if not targets:
                     continue

@@ -209,3 +209,17 @@ def test_target_weights_become_signed_quantities(weight, held, quantity, delta):
 )
 def test_target_caps_apply_to_new_risk_only(weight, held, limits, quantity):
     assert plan_for(weight, held, limits).targets[BTC].quantity == Decimal(quantity)
+
+
+def test_a_one_unit_trade_is_booked_and_a_zero_trade_is_not():
+    """Cash 100, no fees, fills at the next open. Target 1 at open 100 buys exactly 1 unit.
+    At open 200 the unit is worth 200 of equity 200; target 0.5 sells 0.5 (100 cash, 0.5
+    units). At open 100 the 0.5 unit is 50 of equity 150 = 1/3; target 1/3 asks for what
+    is already held: no fill (a zero trade is not a trade)."""
+    frame = frame_of([100, 100, 200, 100, 100], [100, 150, 200, 100, 100])
+    targets = [1.0, 0.5, 1.0 / 3.0, np.nan, np.nan]
+    result = run_targets(frame, targets, BacktestSettings(cash=100))
+    assert result.fills["units"].tolist() == [1.0, -0.5]
+    assert result.fills["price"].tolist() == [100.0, 200.0]
+    assert result.position.tolist() == [0.0, 1.0, 0.5, 0.5, 0.5]
+    assert result.final_equity == pytest.approx(150.0)

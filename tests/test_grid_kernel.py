@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from zvt_pipelines.analytics.indicator_kernels import cross_targets_nb
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 from zvt_pipelines.backtest.engine import run_targets
 from zvt_pipelines.backtest.grid import sma_cross_grid
 from zvt_pipelines.backtest.settings import BacktestSettings, FillPrice
 from zvt_pipelines.data.candles import read_candle_file
-from zvt_pipelines.analytics.indicators import sma_cross_targets
 
+NAN = np.nan
 PAIRS = [(2, 5), (3, 10), (5, 20), (10, 30), (5, 10)]
 
 
@@ -70,3 +72,33 @@ def test_a_hand_built_crossing_pins_entries_and_equity():
     table = sma_cross_grid(frame, [(2, 3)], BacktestSettings(cash=100))
     assert table.loc[0, "trades"] == 2
     assert table.loc[0, "final_equity"] == pytest.approx(99.0, rel=1e-12)
+
+
+def test_trade_counts_are_integers(eth_hourly):
+    table = sma_cross_grid(eth_hourly, PAIRS[:2], BacktestSettings())
+    assert table["trades"].dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("fast", "slow", "expected"),
+    [
+        # a cross on the very first comparable bar (t = 1) counts
+        ([1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [NAN, 1.0, NAN]),
+        ([3.0, 1.0, 1.0], [2.0, 2.0, 2.0], [NAN, 0.0, NAN]),
+        # leaving an exact tie is a cross: was equal, now above (below)
+        ([1.0, 1.0, 2.0], [1.0, 1.0, 1.0], [NAN, NAN, 1.0]),
+        ([1.0, 1.0, 0.5], [1.0, 1.0, 1.0], [NAN, NAN, 0.0]),
+        # arriving at a tie is not a cross, nor is staying on one side
+        ([0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [NAN, NAN, NAN]),
+        ([2.0, 3.0, 4.0], [1.0, 1.0, 1.0], [NAN, NAN, NAN]),
+        # bar 0 has no previous bar: the last value must not wrap around as "previous"
+        ([5.0, 5.0, 0.0], [1.0, 1.0, 1.0], [NAN, NAN, 0.0]),
+        # undefined averages (warm-up) never cross
+        ([NAN, 3.0, 3.0], [2.0, 2.0, 2.0], [NAN, NAN, NAN]),
+        ([1.0, 3.0, 3.0], [NAN, 2.0, 2.0], [NAN, NAN, NAN]),
+    ],
+)
+def test_cross_targets_by_hand(fast, slow, expected):
+    np.testing.assert_array_equal(
+        cross_targets_nb(np.array(fast), np.array(slow)), np.array(expected)
+    )

@@ -359,3 +359,18 @@ def test_sums_never_round_even_beyond_28_digits():
         "82304526009.082304526008230452"
     )
     assert book.entry_value == 0
+
+
+def test_share_is_exact_to_18_places_in_any_context():
+    """`share` sets its own 56-digit context: a third of 123456789012.123456789012345678 is
+    41152263004.041152263004115226 (to 18 places), even where the caller's context has
+    Python's default 28 digits."""
+    from decimal import localcontext
+
+    from zvt_pipelines.portfolio.lots import share
+
+    with localcontext() as context:
+        context.prec = 28
+        assert share(D("123456789012.123456789012345678"), D(1), D(3)) == D(
+            "41152263004.041152263004115226"
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import empyrical
 import numpy as np
 import pandas as pd
@@ -397,3 +399,61 @@ def test_drawdown_episode_of_nothing_says_so():
     with pytest.raises(ValueError) as info:
         metrics.drawdown_episode(pd.Series([], dtype="float64"))
     assert str(info.value) == "equity curve: no values"
+
+
+def test_default_cutoff_is_five_percent_like_empyrical(random_returns):
+    assert metrics.value_at_risk(random_returns) == pytest.approx(
+        empyrical.value_at_risk(random_returns), rel=1e-12
+    )
+    assert metrics.conditional_value_at_risk(random_returns) == pytest.approx(
+        empyrical.conditional_value_at_risk(random_returns), rel=1e-12
+    )
+
+
+def test_one_return_has_a_downside_and_a_tail():
+    """A single -10 % period: downside risk 0.1 x sqrt(4) = 0.2 (annualization 4); the
+    tail is that period, so VaR and CVaR are both -0.1."""
+    assert metrics.downside_risk([-0.1], annualization=4) == pytest.approx(0.2)
+    assert metrics.value_at_risk([-0.1]) == pytest.approx(-0.1)
+    assert metrics.conditional_value_at_risk([-0.1]) == pytest.approx(-0.1)
+
+
+def test_decimal_returns_are_read_as_floats():
+    """Returns derived from Decimal money (an object Series) are converted, not rejected."""
+    from decimal import Decimal
+
+    returns = pd.Series([Decimal("0.1"), Decimal("0.1")])
+    assert metrics.total_return(returns) == pytest.approx(0.21)
+    assert metrics.max_drawdown(returns) == 0.0
+
+
+def test_documented_infinities_and_nans_come_without_warnings():
+    """inf and NaN are the documented answers for flat or one-sided paths, not accidents:
+    no RuntimeWarning (divide by zero, invalid value, overflow) escapes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert metrics.sharpe_ratio([0.001] * 5) == np.inf
+        assert np.isnan(metrics.sharpe_ratio([0.0] * 5))
+        assert metrics.sortino_ratio([0.01, 0.02]) == np.inf
+        assert np.isnan(metrics.sortino_ratio([0.0, 0.0]))
+        assert metrics.cagr([10.0, -0.5], annualization=1e6) == np.inf
+
+
+def test_daily_returns_guard_message_and_empty_dtype():
+    with pytest.raises(ValueError) as info:
+        metrics.daily_returns_from_equity(pd.Series([1.0]))
+    assert str(info.value) == (
+        "equity curve: expected a Series indexed by timezone-aware timestamps"
+    )
+    index = pd.date_range("2024-01-01", periods=1, freq="h", tz="UTC")
+    empty = metrics.daily_returns_from_equity(pd.Series([np.nan], index=index))
+    assert empty.dtype == np.float64
+
+
+def test_drawdown_episode_peak_is_before_the_trough_even_if_the_next_bar_is_higher():
+    """100, 80, 120: the peak is 100 on day 0 (not the 120 after the trough), the trough 80
+    on day 1, recovered on day 2."""
+    index = pd.date_range("2024-01-01", periods=3, freq="D", tz="UTC")
+    episode = metrics.drawdown_episode(pd.Series([100.0, 80.0, 120.0], index=index))
+    assert (episode.peak, episode.trough, episode.recovery) == (index[0], index[1], index[2])
+    assert episode.max_drawdown == pytest.approx(-0.2)

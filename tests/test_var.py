@@ -22,6 +22,7 @@ from zvt_pipelines.portfolio.var import (
     monte_carlo_var,
     parametric_var,
     parametric_var_from_moments,
+    var_es_from_pnl,
     var_table,
 )
 
@@ -393,3 +394,72 @@ def test_var_table_uses_sqrt_time_when_history_is_short() -> None:
     assert (table.loc[0, "var"], table.loc[0, "scenarios"]) == (windows.var, 6)
     assert list(table.columns) == ["method", "horizon", "confidence", "var", "es", "scenarios"]
     assert (table["confidence"] == 0.9).all()
+
+
+def test_infinite_returns_are_refused_by_name() -> None:
+    """An inf return (e.g. a division by a zero price upstream) would make every figure
+    inf or NaN; it is refused, counted, before any method runs."""
+    broken = HAND_RETURNS.copy()
+    broken[3, 1] = np.inf
+    broken[5, 0] = -np.inf
+    for method in (historical_var, parametric_var, monte_carlo_var):
+        with pytest.raises(RiskInputError) as info:
+            method(broken, HAND_VALUES)
+        assert str(info.value) == (
+            "returns: 2 infinite value(s); returns must be finite (NaN marks a gap)"
+        )
+
+
+def test_var_es_from_a_pnl_sample_directly() -> None:
+    """Empty: (NaN, NaN). One P&L of -5: VaR = ES = 5. P&Ls 5 4 3 2 1 -10 -20 at 80 %:
+    sorted -20 -10 1 2 3 4 5, alpha 0.2, position 6 x 0.2 = 1.2 -> -10 + 0.2 x 11 = -7.8,
+    so VaR 7.8; the tail is the k = int(1.2) + 1 = 2 lowest, (-20 - 10) / 2, so ES 15.
+    NaN P&Ls are dropped."""
+    empty = var_es_from_pnl(np.array([]))
+    assert math.isnan(empty[0]) and math.isnan(empty[1])
+    assert var_es_from_pnl([-5.0]) == (5.0, 5.0)
+    assert var_es_from_pnl([5.0, 4, 3, 2, 1, -10, -20], 0.8) == pytest.approx((7.8, 15.0))
+    assert var_es_from_pnl([5.0, np.nan, 4, 3, 2, 1, -10, -20], 0.8) == pytest.approx((7.8, 15.0))
+
+
+def test_estimates_carry_their_inputs() -> None:
+    moments = parametric_var_from_moments(np.zeros(1), np.eye(1), np.ones(1), 0.9, 3)
+    assert (moments.confidence, moments.horizon, moments.method, moments.scenarios) == (
+        0.9,
+        3,
+        "parametric",
+        0,
+    )
+
+
+def test_monte_carlo_draws_are_the_documented_ones(normal_returns: np.ndarray) -> None:
+    """The docstring fixes the draw: z from numpy.random.default_rng(seed), returns
+    mu h + sqrt(h) L z with L the Cholesky factor of the sample covariance (ddof 1); the
+    default seed is 0. Rebuilt here with numpy, the figures agree to the last bits."""
+    values = np.array([1000.0, -500.0, 250.0, 0.0])
+    paths, horizon = 5_000, 3
+    mean = normal_returns.mean(axis=0)
+    lower = np.linalg.cholesky(np.cov(normal_returns, rowvar=False, ddof=1))
+    z = np.random.default_rng(0).standard_normal((paths, normal_returns.shape[1]))
+    pnl = (z @ (lower.T * math.sqrt(horizon)) + mean * horizon) @ values
+    expected = var_es_from_pnl(pnl, 0.99)
+    estimate = monte_carlo_var(normal_returns, values, 0.99, horizon, paths)
+    assert (estimate.var, estimate.es) == pytest.approx(expected, rel=1e-12)
+    table = var_table(normal_returns, values, 0.99, horizons=(horizon,), paths=paths, seed=0)
+    assert (table.loc[2, "var"], table.loc[2, "es"]) == pytest.approx(expected, rel=1e-12)
+    seeded = var_table(normal_returns, values, 0.99, horizons=(horizon,), paths=paths, seed=9)
+    nine = monte_carlo_var(normal_returns, values, 0.99, horizon, paths, seed=9)
+    assert seeded.loc[2, "var"] == nine.var and seeded.loc[2, "es"] == nine.es
+
+
+def test_decimal_and_integer_inputs_are_read_as_floats() -> None:
+    """Position values straight from the Decimal ledger, returns as plain lists."""
+    as_decimal = [Decimal("1000"), Decimal("500")]
+    reference = historical_var(HAND_RETURNS, HAND_VALUES, 0.9)
+    assert historical_var(HAND_RETURNS.tolist(), as_decimal, 0.9) == reference
+    assert parametric_var(HAND_RETURNS.tolist(), as_decimal).var == pytest.approx(
+        parametric_var(HAND_RETURNS, HAND_VALUES).var, rel=1e-15
+    )
+    assert monte_carlo_var(HAND_RETURNS, as_decimal, paths=100).var == pytest.approx(
+        monte_carlo_var(HAND_RETURNS, HAND_VALUES, paths=100).var, rel=1e-15
+    )

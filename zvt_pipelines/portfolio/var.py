@@ -70,6 +70,11 @@ def _validate(
         raise RiskInputError(f"horizon={horizon}: must be a whole number of periods >= 1")
     if not np.isfinite(values).all():
         raise RiskInputError("values: every position value must be finite")
+    infinite = int(np.isinf(returns).sum())
+    if infinite:
+        raise RiskInputError(
+            f"returns: {infinite} infinite value(s); returns must be finite (NaN marks a gap)"
+        )
     complete = returns[~np.isnan(returns).any(axis=1)]
     if complete.shape[0] < 2:
         raise RiskInputError(f"returns: {complete.shape[0]} complete row(s); need at least 2")
