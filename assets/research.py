@@ -210,8 +210,10 @@ def evaluate_trials(
     database: TradingDatabase,
     mlflow: MlflowTracking,
 ) -> list:
-    """Backtest each trial of a chunk and record it as an MLflow child run."""
+    """Backtest each trial of a chunk and record it as an MLflow child run; its returns are
+    reduced to the few numbers the overfitting figures need."""
     from zvt_pipelines.backtest.optimize import Trial, TrialStatus
+    from zvt_pipelines.backtest.overfitting import TrialSummary, equity_returns
 
     scored = []
     if trials:
@@ -220,12 +222,13 @@ def evaluate_trials(
         try:
             result, _ = run_entry(strategy_entry(config, trial["params"]), frame, config)
             score, status = float(result.metrics[config.metric]), TrialStatus.COMPLETE
+            returns = TrialSummary.of(equity_returns(result.equity.to_numpy())).to_dict()
         except ConfigError as exc:  # e.g. fast >= slow: infeasible, recorded but not scored
             context.log.info(f"trial {trial['number']} {trial['params']} infeasible: {exc}")
-            score, status = None, TrialStatus.INFEASIBLE
+            score, status, returns = None, TrialStatus.INFEASIBLE, None
         sweep = mlflow.tracker().sweep(trial["experiment"], trial["parent"])
         sweep.log_trial(Trial(trial["number"], trial["params"], score, status))
-        scored.append({**trial, "score": score, "status": status.value})
+        scored.append({**trial, "score": score, "status": status.value, "returns": returns})
     return scored
 
 
@@ -233,7 +236,8 @@ def evaluate_trials(
 def collect_sweep(
     context: dg.OpExecutionContext, config: SweepConfig, scored: list[list], mlflow: MlflowTracking
 ) -> dict:
-    """Close the parent run with the best trial and every trial's score."""
+    """Close the parent run with the best trial, every trial's score and the best trial's
+    deflated Sharpe ratio and the trials' PBO."""
     from zvt_pipelines.backtest.optimize import (
         Direction,
         Method,
@@ -241,6 +245,7 @@ def collect_sweep(
         Trial,
         TrialStatus,
     )
+    from zvt_pipelines.backtest.overfitting import TrialSummary, report_from_summaries
     from zvt_pipelines.research.backtests import best_trial
 
     flat = sorted((t for chunk in scored for t in chunk), key=lambda t: t["number"])
@@ -248,13 +253,20 @@ def collect_sweep(
         Trial(t["number"], t["params"], t["score"], TrialStatus(t["status"])) for t in flat
     )
     best = best_trial(trials, config.direction)
-    result = OptimizationResult(Method.GRID, Direction(config.direction), trials, best)
+    complete = [t for t in flat if t["status"] == TrialStatus.COMPLETE.value]
+    overfitting = None
+    if best is not None:
+        summaries = [TrialSummary.from_dict(t["returns"]) for t in complete]
+        chosen = [t["number"] for t in complete].index(best.number)
+        overfitting = report_from_summaries(summaries, chosen)
+    result = OptimizationResult(Method.GRID, Direction(config.direction), trials, best, overfitting)
     mlflow.tracker().sweep(flat[0]["experiment"], flat[0]["parent"]).finish(result)
     summary = {
         "parent_run_id": flat[0]["parent"],
         "trials": len(trials),
         "best": None if best is None else best.params,
     }
+    summary.update(deflated_sharpe=result.deflated_sharpe, pbo=result.pbo)
     context.add_output_metadata({**summary, "best_score": None if best is None else best.score})
     return summary
 

@@ -274,3 +274,72 @@ def test_gate_refuses_params_or_family_the_optimisation_did_not_pick():
         gate("any").check([Entry({"fast": 10, "slow": 40}, type_="momentum")])
     with pytest.raises(ConfigError, match="needs a reason"):
         gate("  ")
+
+
+def test_dagster_optimize_job_records_the_figures_of_its_fanned_out_trials(tmp_path, shared_data):
+    """The Dagster optimisation job (trials fanned out in chunks) records the same figures
+    as computing them from scratch: each trial's equity from the contract backtest
+    (`run_sma_cross`), the DSR formula written out and the brute-force CSCV with S = 16."""
+    import math
+
+    import dagster as dg
+    from mlflow.tracking import MlflowClient
+    from scipy import stats
+
+    from definitions import build_definitions
+    from tests.test_overfitting import brute_force_cscv
+    from zvt_pipelines.backtest.contract import run_sma_cross
+    from zvt_pipelines.data.candles import read_candle_file
+    from zvt_pipelines.settings import DEFAULT_MARKETS, Settings
+
+    settings = Settings(
+        home=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/zvt.db",
+        markets_path=DEFAULT_MARKETS,
+        mlflow_tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+    )
+    data = str(shared_data / "binance_ETH-USDT_1h.csv.gz")
+    grid = {"fast": [5, 10, 20], "slow": [30, 60]}
+    config = {
+        "strategy_yaml": "name: eth_sma\ntype: sma_cross\nsymbol: binance:ETH/USDT\n"
+        "amount_per_trade: 100\nparams: {fast: 10, slow: 30}\n",
+        "data_file": data,
+        "start": "2024-01-01",
+        "end": "2024-03-01",
+        "grid": grid,
+        "metric": "sharpe",
+        "chunk_size": 2,
+    }
+    ops = {name: {"config": config} for name in ("plan_sweep", "evaluate_trials", "collect_sweep")}
+    with dg.instance_for_test() as instance:
+        run = (
+            build_definitions(settings)
+            .resolve_job_def("optimize")
+            .execute_in_process(run_config={"ops": ops}, instance=instance)
+        )
+    assert run.success
+    summary = run.output_for_node("collect_sweep")
+
+    frame = read_candle_file(data)
+    frame = frame.loc[(frame["ts"] >= "2024-01-01") & (frame["ts"] < "2024-03-01")]
+    frame = frame.reset_index(drop=True)
+    pairs = [(f, s) for f in grid["fast"] for s in grid["slow"]]  # the job's trial order
+    results = [run_sma_cross(frame, f, s, 10.0, 10_000.0) for f, s in pairs]
+    matrix = np.column_stack([r.equity.pct_change().iloc[1:].to_numpy() for r in results])
+    best = int(np.argmax([r.metrics["sharpe"] for r in results]))
+    assert (summary["best"]["fast"], summary["best"]["slow"]) == pairs[best]
+    sharpes = matrix.mean(axis=0) / matrix.std(axis=0, ddof=1)
+    n, gamma = len(pairs), 0.5772156649015329
+    benchmark = math.sqrt(sharpes.var(ddof=1)) * (
+        (1 - gamma) * stats.norm.ppf(1 - 1 / n) + gamma * stats.norm.ppf(1 - 1 / (n * math.e))
+    )
+    chosen = matrix[:, best]
+    sr, skew = sharpes[best], stats.skew(chosen)
+    kurt = stats.kurtosis(chosen, fisher=False)
+    z = (sr - benchmark) * math.sqrt(chosen.size - 1)
+    z /= math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
+    assert summary["deflated_sharpe"] == pytest.approx(stats.norm.cdf(z), rel=1e-9)
+    assert summary["pbo"] == pytest.approx(np.mean(np.array(brute_force_cscv(matrix, 16)) <= 0))
+    parent = MlflowClient(settings.mlflow_uri).get_run(summary["parent_run_id"])
+    assert parent.data.metrics["deflated_sharpe"] == pytest.approx(summary["deflated_sharpe"])
+    assert parent.data.metrics["pbo"] == pytest.approx(summary["pbo"])

@@ -47,7 +47,11 @@ from zvt_pipelines.backtest.costs import BPS
 from zvt_pipelines.backtest.engine import fill_prices, run_targets
 from zvt_pipelines.backtest.grid import sma_cross_grid
 from zvt_pipelines.backtest.kernels import simulate_nb
-from zvt_pipelines.backtest.overfitting import OverfittingReport, overfitting_report
+from zvt_pipelines.backtest.overfitting import (
+    OverfittingReport,
+    equity_returns,
+    overfitting_report,
+)
 from zvt_pipelines.backtest.settings import BacktestSettings
 from zvt_pipelines.errors import ConfigError
 
@@ -464,10 +468,7 @@ class SmaCrossObjective:
             equity = simulate_nb(
                 targets, base, close, s.fee_bps * BPS, s.slippage_bps * BPS, s.cash
             )[0]
-        previous = equity[:-1]
-        return np.divide(
-            np.diff(equity), previous, out=np.zeros(previous.size), where=previous != 0
-        )
+        return equity_returns(equity)
 
     def grid_scorer(self) -> Callable[[list[Params]], np.ndarray] | None:
         """A whole-grid scorer of final equity, or None for any other metric (and when the

@@ -21,10 +21,12 @@ the whole return series.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -252,6 +254,13 @@ class OverfittingReport:
     n_splits: int  # 0 when no PBO was computed
 
 
+def equity_returns(equity: np.ndarray) -> np.ndarray:
+    """Bar-to-bar simple returns of an equity curve (0 after a bar with zero equity)."""
+    values = np.asarray(equity, dtype="float64")
+    previous = values[:-1]
+    return np.divide(np.diff(values), previous, out=np.zeros(previous.size), where=previous != 0)
+
+
 @dataclass(frozen=True)
 class TrialSummary:
     """One trial's returns reduced to what the DSR and CSCV need (blocks None when the
@@ -266,6 +275,21 @@ class TrialSummary:
         _check_splits(n_splits)
         enough = values.size // n_splits >= 2
         return cls(ReturnStats.of(values), BlockMoments.of(values, n_splits) if enough else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain numbers and lists, to pass between steps of a fanned-out job."""
+        blocks = None
+        if self.blocks is not None:
+            blocks = {k: getattr(self.blocks, k).tolist() for k in ("count", "total", "squares")}
+        return {"stats": dataclasses.asdict(self.stats), "blocks": blocks}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialSummary:
+        blocks = data["blocks"]
+        return cls(
+            ReturnStats(**data["stats"]),
+            None if blocks is None else BlockMoments(**{k: np.array(v) for k, v in blocks.items()}),
+        )
 
 
 def report_from_summaries(summaries: list[TrialSummary], selected: int) -> OverfittingReport:
