@@ -46,6 +46,14 @@ def warn_about_alerting(alerting: AlertingResource) -> None:
             log.warning("alerting: %s", warning)
 
 
+def database_url(settings: Settings) -> str | dg.EnvVar:
+    """ZVT_DATABASE_URL as an `EnvVar` (read when a run starts, never stored in run config)
+    when it is set; else the embedded SQLite URL under ZVT_HOME."""
+    return (
+        dg.EnvVar("ZVT_DATABASE_URL") if settings.database_url_from_env else settings.database_url
+    )
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Assemble every domain's assets, checks, jobs, sensors and resources."""
     markets = load_markets_config(settings.markets_path)
@@ -65,7 +73,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[*TRADING_SENSORS, *RISK_SENSORS, *ALERT_SENSORS],
         schedules=[market_data.schedule, *TRADING_SCHEDULES],
         resources={
-            "database": TradingDatabase(url=settings.database_url),
+            "database": TradingDatabase(url=database_url(settings)),
             "markets": MarketsResource(config_path=str(settings.markets_path)),
             "strategies": StrategiesResource(config_path=str(settings.strategies_path)),
             "mlflow": MlflowTracking(tracking_uri=settings.mlflow_uri, zvt_home=str(settings.home)),

@@ -43,3 +43,15 @@ def test_project_root_is_the_checkout_or_the_override(tmp_path):
     checkout = Path(__file__).resolve().parent.parent
     assert project_root({}) == checkout  # this test runs from the checkout
     assert project_root({"ZVT_PROJECT_ROOT": str(tmp_path)}) == tmp_path.resolve()
+
+
+def test_the_database_url_reaches_dagster_as_an_env_var_when_set(tmp_path):
+    import dagster as dg
+
+    from definitions import database_url
+
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    from_env = Settings.from_env({"ZVT_HOME": str(tmp_path), "ZVT_DATABASE_URL": url})
+    assert database_url(from_env) == dg.EnvVar("ZVT_DATABASE_URL")
+    embedded = Settings.from_env({"ZVT_HOME": str(tmp_path)})
+    assert database_url(embedded) == f"sqlite:///{tmp_path / 'zvt.db'}"

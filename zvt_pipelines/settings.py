@@ -47,6 +47,7 @@ class Settings:
     markets_path: Path
     strategies_path: Path = DEFAULT_STRATEGIES
     mlflow_tracking_uri: str | None = None
+    database_url_from_env: bool = False  # ZVT_DATABASE_URL named it (Dagster: an EnvVar)
     drift_threshold: Decimal = Decimal("0.05")
     rebalance_cron: str = "0 * * * *"
 
@@ -71,6 +72,7 @@ class Settings:
             markets_path=markets,
             strategies_path=strategies,
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+            database_url_from_env=bool(env.get("ZVT_DATABASE_URL")),
             drift_threshold=_fraction(env.get("ZVT_DRIFT_THRESHOLD") or "0.05"),
             rebalance_cron=env.get("ZVT_REBALANCE_CRON") or "0 * * * *",
         )
