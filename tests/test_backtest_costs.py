@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from zvt_pipelines.analytics.indicators import sma_cross_targets
 from zvt_pipelines.backtest import BacktestSettings, run_sma_cross, run_targets
 from zvt_pipelines.backtest.costs import (
     corwin_schultz_spread,
@@ -18,7 +19,6 @@ from zvt_pipelines.backtest.costs import (
 )
 from zvt_pipelines.data.candles import read_candle_file
 from zvt_pipelines.errors import ConfigError, DataError
-from zvt_pipelines.analytics.indicators import sma_cross_targets
 
 NAN = float("nan")
 
