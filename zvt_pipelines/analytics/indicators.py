@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter
 
 from zvt_pipelines.analytics.indicator_kernels import (
     cross_targets_nb,
@@ -72,6 +71,8 @@ def _recursive_mean(values: object, window: int, alpha: float) -> np.ndarray:
     out[seed_end - 1] = seed
     rest = x[seed_end:]
     if rest.size:
+        from scipy.signal import lfilter  # here: importing scipy.signal costs ~2 s per process
+
         # lfilter solves y[k] = alpha x[k] + (1 - alpha) y[k-1] with y[-1] = seed.
         zi = np.array([(1.0 - alpha) * seed])
         out[seed_end:], _ = lfilter([alpha], [1.0, -(1.0 - alpha)], rest, zi=zi)
