@@ -6,8 +6,8 @@ it runs under `nice` and is kept out of `make test` and CI. Configuration (files
 pytest arguments) is `[tool.mutmut]` in pyproject.toml.
 
 mutmut runs in a staging copy under `$ZVT_HOME/mutation` (default `.zvt/mutation`):
-mutmut 3 never mutates a decorated function, so the copy of `backtest/kernels.py` has its
-`@njit` lines commented out (line numbers kept) and the run sets NUMBA_DISABLE_JIT=1, so
+mutmut 3 never mutates a decorated function, so the copies of `backtest/kernels.py` and
+`analytics/indicator_kernels.py` have their `@njit` lines commented out (line numbers kept) and the run sets NUMBA_DISABLE_JIT=1, so
 the kernels are mutated and run as plain Python. Only changed files are copied again, so
 mutmut keeps the results of functions that did not change.
 
@@ -36,9 +36,14 @@ MODULES = {
     "limits": "zvt_pipelines.portfolio.limits",
     "metrics": "zvt_pipelines.analytics.metrics",
     "kernels": "zvt_pipelines.backtest.kernels",
+    "indicator_kernels": "zvt_pipelines.analytics.indicator_kernels",
     "matching": "zvt_pipelines.venues.matching",
 }
-KERNELS = REPO / "zvt_pipelines" / "backtest" / "kernels.py"
+# numba-compiled modules, staged with their @njit lines commented out
+KERNELS = (
+    REPO / "zvt_pipelines" / "backtest" / "kernels.py",
+    REPO / "zvt_pipelines" / "analytics" / "indicator_kernels.py",
+)
 JIT_DECORATOR = re.compile(r"^@njit\b.*$", re.MULTILINE)
 KILLED = {"killed", "timeout", "caught by type check"}
 
@@ -59,7 +64,7 @@ def _sync_file(source: Path, target: Path) -> None:
 
 def _sync_tree(source: Path, target: Path) -> None:
     for path in source.rglob("*"):
-        if "__pycache__" in path.parts or path.is_dir() or path == KERNELS:
+        if "__pycache__" in path.parts or path.is_dir() or path in KERNELS:
             continue
         _sync_file(path, target / path.relative_to(source))
     for path in target.rglob("*"):  # files deleted in the source
@@ -78,10 +83,11 @@ def stage() -> Path:
     for folder in ("zvt_pipelines", "tests", "config"):
         _sync_tree(REPO / folder, root / folder)
     _sync_file(REPO / "pyproject.toml", root / "pyproject.toml")
-    staged = root / KERNELS.relative_to(REPO)
-    text = without_jit(KERNELS.read_text())
-    if not staged.exists() or staged.read_text() != text:
-        staged.write_text(text)
+    for kernels in KERNELS:
+        staged = root / kernels.relative_to(REPO)
+        text = without_jit(kernels.read_text())
+        if not staged.exists() or staged.read_text() != text:
+            staged.write_text(text)
     return root
 
 
