@@ -59,23 +59,26 @@ def in_child(target: Callable[..., Any], *args: Any) -> int:
     return child.exitcode
 
 
+def binance_markets_spec(em: BinanceEmulator) -> dict:
+    """The markets file's contents for a `binance` venue trading live on the emulator."""
+    api = f"{em.base_url}/api/v3"
+    return {
+        "start_date": "2025-03-01",
+        "venues": {
+            "binance": {
+                "kind": "ccxt",
+                "trading": "live",
+                "urls": {"public": api, "private": api},
+                "options": SPOT_ONLY,
+            }
+        },
+        "instruments": ["binance:BTC/USDT"],
+    }
+
+
 def binance_markets(em: BinanceEmulator):  # noqa: ANN201
     """A markets configuration whose `binance` venue trades live on the emulator."""
-    api = f"{em.base_url}/api/v3"
-    return parse_markets_config(
-        {
-            "start_date": "2025-03-01",
-            "venues": {
-                "binance": {
-                    "kind": "ccxt",
-                    "trading": "live",
-                    "urls": {"public": api, "private": api},
-                    "options": SPOT_ONLY,
-                }
-            },
-            "instruments": ["binance:BTC/USDT"],
-        }
-    )
+    return parse_markets_config(binance_markets_spec(em))
 
 
 def half_in_btc(symbol: str = "binance:BTC/USDT", capital: int = 1000, **extra: Any):  # noqa: ANN201

@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 from definitions import build_definitions
 from tests.faults.support import (
     KILLED,
-    SPOT_ONLY,
     START,
     DieAt,
     binance_markets,
+    binance_markets_spec,
     binance_venue,
     booked_balances,
     flat_candles,
@@ -60,24 +60,8 @@ def killed_run(binance, tmp_path):
     entry = half_in_btc()
     assert in_child(killed_after_send, url, binance_markets(em), entry) == KILLED
     flat_candles(db, 1, START + pd.Timedelta(minutes=180))
-    api = f"{em.base_url}/api/v3"
     markets = tmp_path / "markets.yaml"
-    markets.write_text(
-        yaml.safe_dump(
-            {
-                "start_date": "2025-03-01",
-                "venues": {
-                    "binance": {
-                        "kind": "ccxt",
-                        "trading": "live",
-                        "urls": {"public": api, "private": api},
-                        "options": SPOT_ONLY,
-                    }
-                },
-                "instruments": ["binance:BTC/USDT"],
-            }
-        )
-    )
+    markets.write_text(yaml.safe_dump(binance_markets_spec(em)))
     strategies = write_strategies(
         tmp_path / "strategies.yaml",
         [fixed_weight("fixed", 0.5, symbol="binance:BTC/USDT", capital=1000)],
